@@ -1,0 +1,1 @@
+"""Audio conversion between Pipecat frames and Realtime session formats (no I/O)."""
