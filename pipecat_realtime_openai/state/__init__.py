@@ -1,0 +1,1 @@
+"""Pure state machines the service consults: playback, function calls, response lifecycle."""
