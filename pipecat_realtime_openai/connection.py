@@ -1,0 +1,151 @@
+"""WebSocket I/O for one Realtime session: connect, keepalive, send, receive, close.
+
+This module knows nothing about events or Pipecat: it moves text frames. Decisions
+(what to send, what a received frame means) live elsewhere so they can be tested
+without a socket, and so a reconnect can build a fresh :class:`RealtimeConnection`
+without touching them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+
+from loguru import logger
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+# Server frames are small (audio deltas are a few kB) but a session.updated carrying
+# many tools, or a retrieved item with audio, can exceed websockets' 1 MiB default.
+_MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+
+
+class ConnectionRefusedByServer(Exception):
+    """The WebSocket handshake was answered with an HTTP error status.
+
+    Attributes:
+        status: The HTTP status code (401 for a bad key, 403 for no access, ...).
+    """
+
+    def __init__(self, status: int) -> None:
+        super().__init__(f"the server refused the WebSocket connection with HTTP {status}")
+        self.status = status
+
+
+class ConnectionNotOpen(Exception):
+    """A send was attempted while no connection is open."""
+
+
+class RealtimeConnection:
+    """One WebSocket connection to a Realtime endpoint.
+
+    Keepalive pings are sent by websockets itself; a pong that does not arrive within
+    ``ping_timeout`` closes the connection, which ends :meth:`messages`.
+
+    Args:
+        url: Full ``wss://`` URL including the ``?model=`` query.
+        headers: Handshake headers (e.g. ``Authorization: Bearer ...``). Never logged.
+        ping_interval: Seconds between keepalive pings; None disables them.
+        ping_timeout: Seconds to wait for a pong before closing; None waits forever.
+        open_timeout: Seconds allowed for the TCP + TLS + HTTP upgrade handshake.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        headers: Mapping[str, str],
+        *,
+        ping_interval: float | None = 20.0,
+        ping_timeout: float | None = 20.0,
+        open_timeout: float | None = 10.0,
+    ) -> None:
+        self._url = url
+        self._headers = dict(headers)
+        self._ping_interval = ping_interval
+        self._ping_timeout = ping_timeout
+        self._open_timeout = open_timeout
+        self._ws: ClientConnection | None = None
+
+    @property
+    def url(self) -> str:
+        """The URL this connection targets (contains no credentials)."""
+        return self._url
+
+    @property
+    def is_open(self) -> bool:
+        """Whether the socket is connected and not closing."""
+        return self._ws is not None and self._ws.close_code is None
+
+    @property
+    def close_code(self) -> int | None:
+        """The WebSocket close code once the connection closed, else None."""
+        return self._ws.close_code if self._ws is not None else None
+
+    @property
+    def close_reason(self) -> str | None:
+        """The WebSocket close reason once the connection closed, else None."""
+        return self._ws.close_reason if self._ws is not None else None
+
+    async def connect(self) -> None:
+        """Open the connection.
+
+        Raises:
+            ConnectionRefusedByServer: The handshake got an HTTP error status.
+            OSError: The host could not be reached.
+            TimeoutError: The handshake took longer than ``open_timeout``.
+        """
+        try:
+            self._ws = await connect(
+                self._url,
+                additional_headers=self._headers,
+                ping_interval=self._ping_interval,
+                ping_timeout=self._ping_timeout,
+                open_timeout=self._open_timeout,
+                max_size=_MAX_MESSAGE_BYTES,
+                # Realtime events are small JSON texts sent one by one: compression
+                # costs CPU on every audio chunk and gains little on base64.
+                compression=None,
+            )
+        except InvalidStatus as exc:
+            raise ConnectionRefusedByServer(exc.response.status_code) from exc
+        logger.debug(f"Realtime WebSocket connected to {self._url}")
+
+    async def send(self, text: str) -> None:
+        """Send one text frame.
+
+        Args:
+            text: The JSON text of a client event.
+
+        Raises:
+            ConnectionNotOpen: No connection is open.
+            websockets.exceptions.ConnectionClosed: The connection closed meanwhile.
+        """
+        if self._ws is None:
+            raise ConnectionNotOpen("the Realtime connection is not open")
+        await self._ws.send(text)
+
+    async def messages(self) -> AsyncIterator[str | bytes]:
+        """Yield received frames until the connection closes.
+
+        Ends quietly when the connection closes, cleanly or not; the caller reads
+        :attr:`close_code` / :attr:`close_reason` to decide what happened.
+
+        Yields:
+            Each received frame as the server sent it.
+        """
+        if self._ws is None:
+            return
+        try:
+            async for message in self._ws:
+                yield message
+        except ConnectionClosed as exc:
+            logger.debug(f"Realtime WebSocket closed: code={exc.code} reason={exc.reason!r}")
+
+    async def close(self) -> None:
+        """Close the connection; safe to call more than once."""
+        ws = self._ws
+        if ws is None:
+            return
+        try:
+            await ws.close()
+        except Exception as exc:  # A broken socket must not stop the shutdown.
+            logger.debug(f"Ignoring error while closing the Realtime WebSocket: {exc}")
