@@ -1,0 +1,94 @@
+"""Validate event dicts against the official schema shipped in the ``openai`` package.
+
+This is a test and simulator aid: the ``openai`` package is an optional (dev)
+dependency, imported only when a validator is first used.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Annotated, Any, Union, get_args
+
+from pydantic import Field, TypeAdapter, ValidationError
+
+
+class OfficialSchemaUnavailableError(ImportError):
+    """Raised when the ``openai`` package (which carries the official types) is missing."""
+
+
+def _event_union_adapter(union_alias: Any) -> TypeAdapter[Any]:
+    # The official alias is Annotated[Union[...], PropertyInfo(...)]; re-annotating the
+    # bare union with a pydantic discriminator makes errors name only the matching type.
+    members = get_args(get_args(union_alias)[0])
+    return TypeAdapter(Annotated[Union[members], Field(discriminator="type")])  # noqa: UP007
+
+
+@cache
+def _client_adapter() -> TypeAdapter[Any]:
+    try:
+        from openai.types.realtime import RealtimeClientEvent
+    except ImportError as exc:
+        raise OfficialSchemaUnavailableError(
+            "validating against the official Realtime schema needs the 'openai' package "
+            "(pip install openai)"
+        ) from exc
+    return _event_union_adapter(RealtimeClientEvent)
+
+
+@cache
+def _server_adapter() -> TypeAdapter[Any]:
+    try:
+        from openai.types.realtime import RealtimeServerEvent
+    except ImportError as exc:
+        raise OfficialSchemaUnavailableError(
+            "validating against the official Realtime schema needs the 'openai' package "
+            "(pip install openai)"
+        ) from exc
+    return _event_union_adapter(RealtimeServerEvent)
+
+
+def _first_error(adapter: TypeAdapter[Any], data: dict[str, Any]) -> str | None:
+    try:
+        adapter.validate_python(data)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False, include_input=False)
+        first = errors[0]
+        loc = list(first["loc"])
+        if loc and loc[0] == data.get("type"):
+            loc = loc[1:]  # the discriminator tag repeats the event type
+        location = ".".join(str(part) for part in loc) or "<event>"
+        more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
+        return f"{data.get('type', '<no type>')}: {location}: {first['msg']}{more}"
+    return None
+
+
+def official_client_event_error(data: dict[str, Any]) -> str | None:
+    """Check one client event dict against the official ``openai`` GA types.
+
+    Args:
+        data: The event as sent on the wire (a decoded JSON object).
+
+    Returns:
+        ``None`` when the event is valid, otherwise a one-line description of the
+        first problem.
+
+    Raises:
+        OfficialSchemaUnavailableError: If the ``openai`` package is not installed.
+    """
+    return _first_error(_client_adapter(), data)
+
+
+def official_server_event_error(data: dict[str, Any]) -> str | None:
+    """Check one server event dict against the official ``openai`` GA types.
+
+    Args:
+        data: The event as received on the wire (a decoded JSON object).
+
+    Returns:
+        ``None`` when the event is valid, otherwise a one-line description of the
+        first problem.
+
+    Raises:
+        OfficialSchemaUnavailableError: If the ``openai`` package is not installed.
+    """
+    return _first_error(_server_adapter(), data)
