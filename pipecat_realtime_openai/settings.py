@@ -1,0 +1,262 @@
+"""Runtime-updatable settings of :class:`~pipecat_realtime_openai.OpenAIRealtimeLLMService`.
+
+Same semantics as Pipecat's built-in ``OpenAIRealtimeLLMSettings``: ``model`` and
+``system_instruction`` are kept in step with ``session_properties.model`` and
+``session_properties.instructions`` in both directions, a delta's
+``session_properties`` replaces the stored one wholesale, and ``from_mapping``
+routes session-property keys into ``session_properties``. On top of that, Pipecat's
+own ``events.SessionProperties`` objects (and plain dicts) are accepted anywhere a
+session object is, and converted to this package's protocol model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from dataclasses import fields as dataclass_fields
+from typing import Any, Self
+
+from pipecat.adapters.llm.schemas.function_schema import FunctionSchema
+from pipecat.adapters.llm.schemas.tools_schema import ToolsSchema
+from pipecat.services.settings import LLMSettings
+from pipecat.utils.types import NOT_GIVEN, NotGiven, is_given
+from pydantic import BaseModel
+
+from pipecat_realtime_openai.protocol.session import SessionProperties
+
+DEFAULT_MODEL = "gpt-realtime-2.1"
+"""Model used when none is configured (the same default as Pipecat's built-in service)."""
+
+# Fields of the session object that only the server fills in; a client never sends them.
+_SERVER_ONLY_FIELDS = ("object", "id", "expires_at")
+
+# Session objects whose keys the server merges one by one on session.update.
+_MERGED_CONTAINERS = frozenset({"audio", "input", "output"})
+
+
+def normalize_tools(tools: Any) -> Any:
+    """Wrap a plain list of Pipecat standard tools in a ``ToolsSchema``.
+
+    A list made only of ``FunctionSchema`` objects and direct functions becomes a
+    ``ToolsSchema`` (as Pipecat's own session model does); any other list is taken
+    to be provider-native tool dicts and kept as is.
+
+    Args:
+        tools: A ``ToolsSchema``, a list of standard or provider-native tools, or None.
+
+    Returns:
+        The tools in the form the service stores them.
+    """
+    if isinstance(tools, list) and tools:
+        if all(isinstance(t, FunctionSchema) or callable(t) for t in tools):
+            return ToolsSchema(standard_tools=tools)
+    return tools
+
+
+def to_session_properties(value: Any) -> SessionProperties:
+    """Convert any supported session description to this package's model.
+
+    Args:
+        value: A :class:`SessionProperties`, Pipecat's built-in
+            ``pipecat.services.openai.realtime.events.SessionProperties`` (or any
+            pydantic model with the same wire fields), or a mapping of wire fields.
+
+    Returns:
+        A :class:`SessionProperties`; the input itself when it already is one.
+
+    Raises:
+        TypeError: When the value is none of the supported shapes.
+    """
+    if isinstance(value, SessionProperties):
+        value.tools = normalize_tools(value.tools)
+        return value
+    if isinstance(value, BaseModel):
+        # Tools may be a ToolsSchema, which pydantic cannot dump; carry it across as is.
+        tools = getattr(value, "tools", None)
+        data = value.model_dump(exclude_none=True, exclude={"tools"})
+        converted = SessionProperties.model_validate(data)
+        if tools is not None:
+            converted.tools = normalize_tools(tools)
+        return converted
+    if isinstance(value, Mapping):
+        data = dict(value)
+        tools = data.pop("tools", None)
+        converted = SessionProperties.model_validate(data)
+        if tools is not None:
+            converted.tools = normalize_tools(tools)
+        return converted
+    raise TypeError(
+        "session_properties must be a pipecat_realtime_openai.events.SessionProperties, "
+        f"Pipecat's events.SessionProperties or a dict, not {type(value).__name__}"
+    )
+
+
+@dataclass
+class OpenAIRealtimeLLMSettings(LLMSettings):
+    """Settings for :class:`~pipecat_realtime_openai.OpenAIRealtimeLLMService`.
+
+    Parameters:
+        session_properties: The Realtime session configuration (modalities, audio,
+            tools, ...). Its ``model`` and ``instructions`` mirror the top-level
+            ``model`` and ``system_instruction``. Pipecat's ``events.SessionProperties``
+            and plain dicts are accepted and converted.
+    """
+
+    session_properties: SessionProperties | NotGiven = field(default_factory=lambda: NOT_GIVEN)
+
+    def __post_init__(self) -> None:
+        if is_given(self.session_properties) and self.session_properties is not None:
+            self.session_properties = to_session_properties(self.session_properties)
+
+    @classmethod
+    def defaults(cls) -> OpenAIRealtimeLLMSettings:
+        """Return a complete store-mode settings object with the service defaults.
+
+        Returns:
+            Settings with every inherited field the Realtime API does not support set
+            to None and an empty session configuration.
+        """
+        return cls(
+            model=DEFAULT_MODEL,
+            system_instruction=None,
+            temperature=None,
+            max_tokens=None,
+            top_p=None,
+            top_k=None,
+            frequency_penalty=None,
+            presence_penalty=None,
+            seed=None,
+            filter_incomplete_user_turns=False,
+            user_turn_completion_config=None,
+            session_properties=SessionProperties(),
+        )
+
+    def sync_top_level_to_session(self) -> None:
+        """Copy ``model`` and ``system_instruction`` into ``session_properties``."""
+        if not is_given(self.session_properties):
+            return
+        sp = self.session_properties
+        if is_given(self.model) and self.model is not None:
+            sp.model = self.model
+        if is_given(self.system_instruction):
+            sp.instructions = self.system_instruction
+
+    def apply_update(self, delta: Self) -> dict[str, Any]:
+        """Merge a delta, keeping ``model`` / ``system_instruction`` in step with the session.
+
+        A given ``session_properties`` replaces the stored one wholesale. When it
+        carries a model or instructions that the delta does not also set at the top
+        level, those are pulled up; top-level values win over conflicting session
+        values.
+
+        Args:
+            delta: A delta-mode settings object.
+
+        Returns:
+            Changed field names mapped to their previous values.
+        """
+        if is_given(delta.session_properties) and delta.session_properties is not None:
+            delta.session_properties = to_session_properties(delta.session_properties)
+        changed = super().apply_update(delta)
+
+        if "session_properties" in changed and is_given(self.session_properties):
+            sp = self.session_properties
+            if "model" not in changed and sp.model is not None and sp.model != self.model:
+                changed["model"] = self.model
+                self.model = sp.model
+            if (
+                "system_instruction" not in changed
+                and sp.instructions is not None
+                and sp.instructions != self.system_instruction
+            ):
+                changed["system_instruction"] = self.system_instruction
+                self.system_instruction = sp.instructions
+
+        self.sync_top_level_to_session()
+        return changed
+
+    @classmethod
+    def from_mapping(cls, settings: Mapping[str, Any]) -> Self:
+        """Build a delta from a plain dict, routing session keys into ``session_properties``.
+
+        Keys naming fields of this dataclass go to them (``model`` always does);
+        keys naming session fields are gathered into one ``session_properties``;
+        anything else lands in ``extra``.
+
+        Args:
+            settings: Setting names (or aliases) mapped to values.
+
+        Returns:
+            A delta-mode settings object.
+        """
+        own_fields = {f.name for f in dataclass_fields(cls)} - {"extra"}
+        session_fields = set(SessionProperties.model_fields) - {"model"}
+        top: dict[str, Any] = {}
+        session: dict[str, Any] = {}
+        extra: dict[str, Any] = {}
+        for key, value in settings.items():
+            name = cls._aliases.get(key, key)
+            if name in own_fields:
+                top[name] = value
+            elif name in session_fields:
+                session[name] = value
+            else:
+                extra[key] = value
+        if session:
+            top["session_properties"] = to_session_properties(session)
+        delta = cls(**top)
+        delta.extra = extra
+        return delta
+
+
+def session_wire_dict(props: SessionProperties) -> dict[str, Any]:
+    """Return the client-sendable wire dict of a session, without its tools.
+
+    Server-only fields (``id``, ``object``, ``expires_at``) and ``model`` (fixed by the
+    connection URL) are dropped; tools are left out because they need the Pipecat
+    adapter to become wire dicts.
+
+    Args:
+        props: The session configuration.
+
+    Returns:
+        The JSON-compatible dict.
+    """
+    data = props.model_copy(update={"tools": None}).to_dict()
+    data.pop("tools", None)
+    data.pop("model", None)
+    for name in _SERVER_ONLY_FIELDS:
+        data.pop(name, None)
+    return data
+
+
+def session_diff(previous: Mapping[str, Any], desired: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the part of ``desired`` that differs from ``previous``.
+
+    The containers ``audio``, ``audio.input`` and ``audio.output`` are compared key by
+    key so that changing only the voice sends only ``audio.output.voice``; every other
+    value (a format, a turn detection object, the tool list) is compared and sent
+    whole, because the server replaces those objects rather than merging them. Keys
+    absent from ``desired`` are not reported: the server keeps a value until it is
+    given a new one.
+
+    Args:
+        previous: The session as last sent (wire dict).
+        desired: The session as it should now be (wire dict).
+
+    Returns:
+        A wire dict holding only what changed; empty when nothing did.
+    """
+    diff: dict[str, Any] = {}
+    for key, value in desired.items():
+        if key not in previous:
+            diff[key] = value
+            continue
+        old = previous[key]
+        if key in _MERGED_CONTAINERS and isinstance(value, Mapping) and isinstance(old, Mapping):
+            nested = session_diff(old, value)
+            if nested:
+                diff[key] = nested
+        elif value != old:
+            diff[key] = value
+    return diff
