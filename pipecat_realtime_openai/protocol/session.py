@@ -101,7 +101,9 @@ class InputAudioNoiseReduction(WireModel):
 class TurnDetection(WireModel):
     """Server VAD: turns end after a period of silence.
 
-    Defaults match Pipecat's built-in model so migrating code behaves the same.
+    Unset fields are omitted so the server's defaults apply (threshold 0.5, prefix
+    300 ms, silence 200 ms). Pipecat's built-in model instead sends 0.5/300/500 from a
+    bare ``TurnDetection()``; pass those values explicitly to keep that behaviour.
 
     Parameters:
         type: Always ``"server_vad"``.
@@ -114,9 +116,9 @@ class TurnDetection(WireModel):
     """
 
     type: Literal["server_vad"] = "server_vad"
-    threshold: float | None = 0.5
-    prefix_padding_ms: int | None = 300
-    silence_duration_ms: int | None = 500
+    threshold: float | None = None
+    prefix_padding_ms: int | None = None
+    silence_duration_ms: int | None = None
     idle_timeout_ms: int | None = None
     create_response: bool | None = None
     interrupt_response: bool | None = None

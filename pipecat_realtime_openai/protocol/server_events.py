@@ -1,0 +1,394 @@
+"""GA server events (server -> client) that a voice client handles.
+
+Class names follow Pipecat's built-in ``events.py``. Each event's ``type`` has its wire
+value as default and ``event_id`` is generated when missing, so a simulator can build
+events with only the fields that matter.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, Literal
+
+from pydantic import Field
+
+from pipecat_realtime_openai.protocol.base import WireModel
+from pipecat_realtime_openai.protocol.items import ConversationItem, ItemContent
+from pipecat_realtime_openai.protocol.responses import (
+    RealtimeConversation,
+    RealtimeError,
+    Response,
+)
+from pipecat_realtime_openai.protocol.session import SessionProperties
+
+
+def new_event_id() -> str:
+    """Return a fresh server-style event id (``event_`` + 20 hex chars).
+
+    Returns:
+        A new unique event id.
+    """
+    return "event_" + uuid.uuid4().hex[:20]
+
+
+class ServerEvent(WireModel):
+    """Base of every server event.
+
+    Parameters:
+        event_id: Server-assigned event id.
+        type: Wire event type.
+    """
+
+    event_id: str = Field(default_factory=new_event_id)
+    type: str
+
+
+class UnknownServerEvent(ServerEvent):
+    """A server event of a type this package has no model for; keeps every field."""
+
+    event_id: str | None = None  # type: ignore[assignment]
+
+
+class SessionCreatedEvent(ServerEvent):
+    """First event of a connection, with the full default session."""
+
+    type: Literal["session.created"] = "session.created"
+    session: SessionProperties
+
+
+class SessionUpdatedEvent(ServerEvent):
+    """Answer to ``session.update``, with the full effective session."""
+
+    type: Literal["session.updated"] = "session.updated"
+    session: SessionProperties
+
+
+class ConversationCreated(ServerEvent):
+    """The conversation was created (sent by some servers right after connecting)."""
+
+    type: Literal["conversation.created"] = "conversation.created"
+    conversation: RealtimeConversation
+
+
+class ConversationItemAdded(ServerEvent):
+    """An item was added to the conversation (its content may still be streaming)."""
+
+    type: Literal["conversation.item.added"] = "conversation.item.added"
+    previous_item_id: str | None = None
+    item: ConversationItem
+
+
+class ConversationItemCreated(ServerEvent):
+    """Legacy name of ``conversation.item.added`` still listed in the GA schema."""
+
+    type: Literal["conversation.item.created"] = "conversation.item.created"
+    previous_item_id: str | None = None
+    item: ConversationItem
+
+
+class ConversationItemDone(ServerEvent):
+    """An item is complete."""
+
+    type: Literal["conversation.item.done"] = "conversation.item.done"
+    previous_item_id: str | None = None
+    item: ConversationItem
+
+
+class ConversationItemRetrieved(ServerEvent):
+    """Answer to ``conversation.item.retrieve``."""
+
+    type: Literal["conversation.item.retrieved"] = "conversation.item.retrieved"
+    item: ConversationItem
+
+
+class ConversationItemTruncated(ServerEvent):
+    """Answer to ``conversation.item.truncate``."""
+
+    type: Literal["conversation.item.truncated"] = "conversation.item.truncated"
+    item_id: str
+    content_index: int
+    audio_end_ms: int
+
+
+class ConversationItemDeleted(ServerEvent):
+    """Answer to ``conversation.item.delete``."""
+
+    type: Literal["conversation.item.deleted"] = "conversation.item.deleted"
+    item_id: str
+
+
+class ConversationItemInputAudioTranscriptionDelta(ServerEvent):
+    """Partial transcript of a user audio item (asynchronous to the turn)."""
+
+    type: Literal["conversation.item.input_audio_transcription.delta"] = (
+        "conversation.item.input_audio_transcription.delta"
+    )
+    item_id: str
+    content_index: int | None = None
+    delta: str | None = None
+    logprobs: list[dict[str, Any]] | None = None
+
+
+class ConversationItemInputAudioTranscriptionCompleted(ServerEvent):
+    """Final transcript of a user audio item (may arrive during the reply)."""
+
+    type: Literal["conversation.item.input_audio_transcription.completed"] = (
+        "conversation.item.input_audio_transcription.completed"
+    )
+    item_id: str
+    content_index: int
+    transcript: str
+    logprobs: list[dict[str, Any]] | None = None
+    usage: dict[str, Any] | None = None
+
+
+class ConversationItemInputAudioTranscriptionFailed(ServerEvent):
+    """Transcription of a user audio item failed."""
+
+    type: Literal["conversation.item.input_audio_transcription.failed"] = (
+        "conversation.item.input_audio_transcription.failed"
+    )
+    item_id: str
+    content_index: int
+    error: RealtimeError
+
+
+class InputAudioBufferSpeechStarted(ServerEvent):
+    """Server VAD heard speech start (the barge-in signal)."""
+
+    type: Literal["input_audio_buffer.speech_started"] = "input_audio_buffer.speech_started"
+    audio_start_ms: int
+    item_id: str
+
+
+class InputAudioBufferSpeechStopped(ServerEvent):
+    """Server VAD heard speech end."""
+
+    type: Literal["input_audio_buffer.speech_stopped"] = "input_audio_buffer.speech_stopped"
+    audio_end_ms: int
+    item_id: str
+
+
+class InputAudioBufferCommitted(ServerEvent):
+    """The input buffer became a user item."""
+
+    type: Literal["input_audio_buffer.committed"] = "input_audio_buffer.committed"
+    previous_item_id: str | None = None
+    item_id: str
+
+
+class InputAudioBufferCleared(ServerEvent):
+    """Answer to ``input_audio_buffer.clear``."""
+
+    type: Literal["input_audio_buffer.cleared"] = "input_audio_buffer.cleared"
+
+
+class InputAudioBufferTimeoutTriggered(ServerEvent):
+    """Server VAD idle timeout fired (``idle_timeout_ms``); a response follows."""
+
+    type: Literal["input_audio_buffer.timeout_triggered"] = "input_audio_buffer.timeout_triggered"
+    audio_start_ms: int
+    audio_end_ms: int
+    item_id: str
+
+
+class OutputAudioBufferStarted(ServerEvent):
+    """WebRTC/SIP: the server started playing a response's audio."""
+
+    type: Literal["output_audio_buffer.started"] = "output_audio_buffer.started"
+    response_id: str
+
+
+class OutputAudioBufferStopped(ServerEvent):
+    """WebRTC/SIP: the server finished playing a response's audio."""
+
+    type: Literal["output_audio_buffer.stopped"] = "output_audio_buffer.stopped"
+    response_id: str
+
+
+class OutputAudioBufferCleared(ServerEvent):
+    """WebRTC/SIP: buffered output audio was discarded."""
+
+    type: Literal["output_audio_buffer.cleared"] = "output_audio_buffer.cleared"
+    response_id: str
+
+
+class ResponseCreated(ServerEvent):
+    """A response started."""
+
+    type: Literal["response.created"] = "response.created"
+    response: Response
+
+
+class ResponseDone(ServerEvent):
+    """A response ended (completed, cancelled, failed or incomplete), with usage."""
+
+    type: Literal["response.done"] = "response.done"
+    response: Response
+
+
+class ResponseOutputItemAdded(ServerEvent):
+    """A response started producing an item."""
+
+    type: Literal["response.output_item.added"] = "response.output_item.added"
+    response_id: str
+    output_index: int
+    item: ConversationItem
+
+
+class ResponseOutputItemDone(ServerEvent):
+    """A response finished producing an item."""
+
+    type: Literal["response.output_item.done"] = "response.output_item.done"
+    response_id: str
+    output_index: int
+    item: ConversationItem
+
+
+class _ContentEvent(ServerEvent):
+    """Fields shared by events about one content part of a response item."""
+
+    response_id: str
+    item_id: str
+    output_index: int
+    content_index: int
+
+
+class ResponseContentPartAdded(_ContentEvent):
+    """A content part (``audio`` or ``text``) started."""
+
+    type: Literal["response.content_part.added"] = "response.content_part.added"
+    part: ItemContent
+
+
+class ResponseContentPartDone(_ContentEvent):
+    """A content part finished."""
+
+    type: Literal["response.content_part.done"] = "response.content_part.done"
+    part: ItemContent
+
+
+class ResponseTextDelta(_ContentEvent):
+    """A chunk of text output (text-only responses)."""
+
+    type: Literal["response.output_text.delta"] = "response.output_text.delta"
+    delta: str
+
+
+class ResponseTextDone(_ContentEvent):
+    """Text output finished."""
+
+    type: Literal["response.output_text.done"] = "response.output_text.done"
+    text: str
+
+
+class ResponseAudioTranscriptDelta(_ContentEvent):
+    """A chunk of the transcript of the model's audio."""
+
+    type: Literal["response.output_audio_transcript.delta"] = (
+        "response.output_audio_transcript.delta"
+    )
+    delta: str
+
+
+class ResponseAudioTranscriptDone(_ContentEvent):
+    """Transcript of the model's audio finished."""
+
+    type: Literal["response.output_audio_transcript.done"] = "response.output_audio_transcript.done"
+    transcript: str
+
+
+class ResponseAudioDelta(_ContentEvent):
+    """A chunk of the model's audio (base64). Parsing yields the faster ``AudioDelta``."""
+
+    type: Literal["response.output_audio.delta"] = "response.output_audio.delta"
+    delta: str
+
+
+class ResponseAudioDone(_ContentEvent):
+    """The model's audio for a content part finished."""
+
+    type: Literal["response.output_audio.done"] = "response.output_audio.done"
+
+
+class ResponseFunctionCallArgumentsDelta(ServerEvent):
+    """A chunk of a function call's JSON arguments."""
+
+    type: Literal["response.function_call_arguments.delta"] = (
+        "response.function_call_arguments.delta"
+    )
+    response_id: str
+    item_id: str
+    output_index: int
+    call_id: str
+    delta: str
+
+
+class ResponseFunctionCallArgumentsDone(ServerEvent):
+    """A function call's arguments are complete."""
+
+    type: Literal["response.function_call_arguments.done"] = "response.function_call_arguments.done"
+    response_id: str
+    item_id: str
+    output_index: int
+    call_id: str
+    arguments: str
+    name: str | None = None
+
+
+class RateLimitsUpdated(ServerEvent):
+    """Current rate limits (dicts with ``name``, ``limit``, ``remaining``, ``reset_seconds``)."""
+
+    type: Literal["rate_limits.updated"] = "rate_limits.updated"
+    rate_limits: list[dict[str, Any]]
+
+
+class ErrorEvent(ServerEvent):
+    """An error; most are recoverable and the session continues."""
+
+    type: Literal["error"] = "error"
+    error: RealtimeError
+
+
+SERVER_EVENT_TYPES: dict[str, type[ServerEvent]] = {
+    cls.model_fields["type"].default: cls
+    for cls in (
+        SessionCreatedEvent,
+        SessionUpdatedEvent,
+        ConversationCreated,
+        ConversationItemAdded,
+        ConversationItemCreated,
+        ConversationItemDone,
+        ConversationItemRetrieved,
+        ConversationItemTruncated,
+        ConversationItemDeleted,
+        ConversationItemInputAudioTranscriptionDelta,
+        ConversationItemInputAudioTranscriptionCompleted,
+        ConversationItemInputAudioTranscriptionFailed,
+        InputAudioBufferSpeechStarted,
+        InputAudioBufferSpeechStopped,
+        InputAudioBufferCommitted,
+        InputAudioBufferCleared,
+        InputAudioBufferTimeoutTriggered,
+        OutputAudioBufferStarted,
+        OutputAudioBufferStopped,
+        OutputAudioBufferCleared,
+        ResponseCreated,
+        ResponseDone,
+        ResponseOutputItemAdded,
+        ResponseOutputItemDone,
+        ResponseContentPartAdded,
+        ResponseContentPartDone,
+        ResponseTextDelta,
+        ResponseTextDone,
+        ResponseAudioTranscriptDelta,
+        ResponseAudioTranscriptDone,
+        ResponseAudioDelta,
+        ResponseAudioDone,
+        ResponseFunctionCallArgumentsDelta,
+        ResponseFunctionCallArgumentsDone,
+        RateLimitsUpdated,
+        ErrorEvent,
+    )
+}
+"""Server event classes by wire ``type``."""
