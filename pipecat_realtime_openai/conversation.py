@@ -1,0 +1,253 @@
+"""Mirror of the server-side conversation, and the plan to rebuild it after a reconnect.
+
+A Realtime session ends after 60 minutes (or when the network drops) and a new one
+starts empty. The mirror follows the server's ``conversation.item.*`` events so the
+conversation can be recreated on the fresh connection with client
+``conversation.item.create`` events. Clients cannot create audio items, so audio is
+replaced by its transcript: user audio becomes ``input_text``, assistant audio becomes
+``output_text`` (the only content type a client may give an assistant message). Item
+ids are kept, so later truncate/delete requests by id still hit the right item.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pipecat_realtime_openai.protocol.items import ConversationItem
+
+ItemLike = ConversationItem | Mapping[str, Any]
+"""An item as a protocol model or as its wire dict."""
+
+_AUDIO_TYPES = frozenset({"input_audio", "output_audio", "audio"})
+_TEXT_TYPES = frozenset({"input_text", "output_text", "text"})
+
+
+@dataclass(slots=True)
+class MirroredItem:
+    """One item of the mirrored conversation.
+
+    Attributes:
+        item: The item's latest wire dict.
+        done: ``conversation.item.done`` was received (the item is final).
+        truncated_at_ms: ``audio_end_ms`` of a truncation, if the item was truncated.
+    """
+
+    item: dict[str, Any]
+    done: bool = False
+    truncated_at_ms: int | None = None
+
+
+@dataclass
+class ConversationMirror:
+    """Follows ``conversation.item.*`` server events to mirror the conversation."""
+
+    _order: list[str] = field(default_factory=list, init=False, repr=False)
+    _items: dict[str, MirroredItem] = field(default_factory=dict, init=False, repr=False)
+    # Transcripts can arrive before the user item is announced; apply them on arrival.
+    _early_transcripts: dict[tuple[str, int], str] = field(
+        default_factory=dict, init=False, repr=False
+    )
+
+    def __len__(self) -> int:
+        return len(self._order)
+
+    def get(self, item_id: str) -> MirroredItem | None:
+        """Return the mirrored item with this id, if present."""
+        return self._items.get(item_id)
+
+    def on_item_added(self, item: ItemLike, previous_item_id: str | None = None) -> None:
+        """Apply ``conversation.item.added``.
+
+        Args:
+            item: The item from the event.
+            previous_item_id: Item it follows. None or an unknown id appends it at the
+                end, because some servers (xAI) send null or ids of their own for it.
+        """
+        self._upsert(item, previous_item_id, done=False)
+
+    def on_item_done(self, item: ItemLike, previous_item_id: str | None = None) -> None:
+        """Apply ``conversation.item.done``: the item is final."""
+        self._upsert(item, previous_item_id, done=True)
+
+    def on_item_deleted(self, item_id: str) -> None:
+        """Apply ``conversation.item.deleted``."""
+        if self._items.pop(item_id, None) is not None:
+            self._order.remove(item_id)
+
+    def on_item_truncated(self, item_id: str, content_index: int, audio_end_ms: int) -> None:
+        """Apply ``conversation.item.truncated``: audio after ``audio_end_ms`` is gone.
+
+        The transcript is kept, since it is what a restored conversation is rebuilt from.
+        """
+        entry = self._items.get(item_id)
+        if entry is None:
+            return
+        entry.truncated_at_ms = audio_end_ms
+        part = _content_part(entry.item, content_index)
+        if part is not None:
+            part.pop("audio", None)
+
+    def on_input_transcript(self, item_id: str, content_index: int, transcript: str) -> None:
+        """Apply ``conversation.item.input_audio_transcription.completed``."""
+        entry = self._items.get(item_id)
+        part = _content_part(entry.item, content_index) if entry is not None else None
+        if part is None:
+            self._early_transcripts[(item_id, content_index)] = transcript
+            return
+        part["transcript"] = transcript
+
+    def completed_items(self) -> list[dict[str, Any]]:
+        """Return copies of the final items, in conversation order.
+
+        Items still being produced (no ``conversation.item.done`` yet) are left out so a
+        half-spoken assistant message is never replayed.
+        """
+        return [
+            copy.deepcopy(self._items[item_id].item)
+            for item_id in self._order
+            if self._items[item_id].done
+        ]
+
+    def restore_plan(self, max_items: int | None = None) -> list[dict[str, Any]]:
+        """Return the items to create, in order, to rebuild the conversation.
+
+        Args:
+            max_items: Keep only the most recent items, to bound restore time and cost.
+
+        Returns:
+            Item dicts for ``conversation.item.create``. Audio is replaced by its
+            transcript (items with nothing left are skipped), function calls and
+            outputs are kept, outputs whose call is missing are dropped because the
+            server rejects them.
+        """
+        plan = [
+            restored
+            for item in self.completed_items()
+            if (restored := restorable_item(item)) is not None
+        ]
+        if max_items is not None:
+            plan = plan[-max_items:] if max_items > 0 else []
+        call_ids = {item["call_id"] for item in plan if item["type"] == "function_call"}
+        return [
+            item
+            for item in plan
+            if item["type"] != "function_call_output" or item["call_id"] in call_ids
+        ]
+
+    def clear(self) -> None:
+        """Forget the conversation (a new, unrelated session)."""
+        self._order.clear()
+        self._items.clear()
+        self._early_transcripts.clear()
+
+    def _upsert(self, item: ItemLike, previous_item_id: str | None, done: bool) -> None:
+        data = _as_dict(item)
+        item_id = data.get("id")
+        if not item_id:
+            return
+        entry = self._items.get(item_id)
+        if entry is None:
+            entry = MirroredItem(data)
+            self._items[item_id] = entry
+            if previous_item_id is not None and previous_item_id in self._items:
+                self._order.insert(self._order.index(previous_item_id) + 1, item_id)
+            else:
+                self._order.append(item_id)
+        else:
+            _keep_known_transcripts(entry.item, data)
+            entry.item = data
+        entry.done = entry.done or done
+        for index, part in enumerate(data.get("content") or []):
+            early = self._early_transcripts.pop((item_id, index), None)
+            if early is not None and isinstance(part, dict):
+                part["transcript"] = early
+        if entry.truncated_at_ms is not None:
+            for part in data.get("content") or []:
+                if isinstance(part, dict):
+                    part.pop("audio", None)
+
+
+def restorable_item(item: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Convert a server item into one a client may create, or None if nothing is left.
+
+    Args:
+        item: A final item's wire dict.
+
+    Returns:
+        The client item dict, keeping the id; None for items without usable content
+        or of types a client cannot create.
+    """
+    kind = item.get("type")
+    base: dict[str, Any] = {"type": kind}
+    if item.get("id"):
+        base["id"] = item["id"]
+    if kind == "function_call":
+        return {
+            **base,
+            "call_id": item.get("call_id"),
+            "name": item.get("name"),
+            "arguments": item.get("arguments") or "",
+        }
+    if kind == "function_call_output":
+        return {**base, "call_id": item.get("call_id"), "output": item.get("output") or ""}
+    if kind != "message":
+        return None
+    role = item.get("role")
+    text_type = "output_text" if role == "assistant" else "input_text"
+    content = []
+    for part in item.get("content") or []:
+        converted = _restorable_part(part, text_type, allow_images=role == "user")
+        if converted is not None:
+            content.append(converted)
+    if not content:
+        return None
+    return {**base, "role": role, "content": content}
+
+
+def _restorable_part(
+    part: Mapping[str, Any], text_type: str, allow_images: bool
+) -> dict[str, Any] | None:
+    part_type = part.get("type")
+    if part_type in _AUDIO_TYPES:
+        transcript = part.get("transcript")
+        return {"type": text_type, "text": transcript} if transcript else None
+    if part_type in _TEXT_TYPES:
+        text = part.get("text")
+        return {"type": text_type, "text": text} if text else None
+    if part_type == "input_image" and allow_images and part.get("image_url"):
+        image = {"type": "input_image", "image_url": part["image_url"]}
+        if part.get("detail"):
+            image["detail"] = part["detail"]
+        return image
+    return None
+
+
+def _as_dict(item: ItemLike) -> dict[str, Any]:
+    if isinstance(item, ConversationItem):
+        return item.to_dict()
+    return copy.deepcopy(dict(item))
+
+
+def _content_part(item: dict[str, Any], index: int) -> dict[str, Any] | None:
+    content = item.get("content") or []
+    if 0 <= index < len(content) and isinstance(content[index], dict):
+        return content[index]
+    return None
+
+
+def _keep_known_transcripts(old: dict[str, Any], new: dict[str, Any]) -> None:
+    # item.done often carries transcript null for user audio whose transcription
+    # already completed; do not lose it.
+    old_content = old.get("content") or []
+    for index, part in enumerate(new.get("content") or []):
+        if (
+            isinstance(part, dict)
+            and not part.get("transcript")
+            and index < len(old_content)
+            and isinstance(old_content[index], dict)
+            and old_content[index].get("transcript")
+        ):
+            part["transcript"] = old_content[index]["transcript"]
