@@ -207,6 +207,8 @@ class PlaybackTracker:
             now: Monotonic seconds when the bot stopped speaking.
         """
         del now  # The transport drained its queue, so received audio counts in full.
+        if self._segment_started_at is None:
+            return  # Nothing was playing, so nothing can have been heard.
         self._segment_started_at = None
         self._settled_bytes = self._total_bytes()
         self._drop_settled_items()

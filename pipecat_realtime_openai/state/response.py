@@ -118,6 +118,13 @@ class ResponseLifecycle:
             self._awaiting_creation = False
             self._active = response_id
             return False
+        if self._active is not None and self._interrupted:
+            # The next turn's response arrived before the cancelled one's response.done:
+            # it takes over the open pair so its audio is not refused.
+            self._active = response_id
+            self._interrupted = False
+            self._tts_started = False
+            return False
         if self._active is not None:
             # Out-of-band responses can overlap; keep one pair open rather than nest.
             return False

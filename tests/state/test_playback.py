@@ -134,6 +134,12 @@ class TestPlaybackTracker:
         # New audio not yet playing: only b is affected, a is untouched.
         assert tracker.plan_interruption(now=5.0) == [DeleteItem("b")]
 
+    def test_stop_without_start_claims_nothing_was_heard(self) -> None:
+        tracker = PlaybackTracker(PCM24K)
+        tracker.on_audio("a", 0, "r1", 48 * 500)
+        tracker.on_playback_stopped(1.0)
+        assert tracker.plan_interruption(now=2.0) == [DeleteItem("a")]
+
     def test_new_audio_after_stop_plays_from_next_start(self) -> None:
         tracker = PlaybackTracker(PCM24K)
         tracker.on_audio("a", 0, "r1", 48 * 500)

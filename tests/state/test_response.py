@@ -158,3 +158,24 @@ def test_frame_pairs_always_balance(events: list[tuple[str, str]]) -> None:
         assert open_tts <= open_starts
     close(life.on_disconnected())
     assert open_starts == 0 and open_tts == 0
+
+
+def test_next_response_created_before_cancelled_done_takes_over_the_pair() -> None:
+    life = ResponseLifecycle()
+    life.on_response_created("r1")
+    life.on_audio("r1")
+    assert life.on_interrupted() == Closing(tts_stopped=True)
+    assert life.on_response_created("r2") is False  # start already open
+    assert life.active == "r2"
+    assert life.accepts_audio("r2")
+    assert life.on_audio("r2") is True
+    assert life.on_response_done("r1") == Closing()
+    assert life.on_response_done("r2") == Closing(tts_stopped=True, full_response_end=True)
+
+
+def test_overlapping_response_without_interruption_is_not_tracked() -> None:
+    life = ResponseLifecycle()
+    life.on_response_created("r1")
+    assert life.on_response_created("oob") is False
+    assert life.active == "r1"
+    assert not life.accepts_audio("oob")
