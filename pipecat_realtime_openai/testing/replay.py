@@ -263,7 +263,6 @@ class RecordingReplayServer:
         self._stall_timeout = stall_timeout
         self._scripts = [build_steps(part) for part in connections(recording)]
         self._replays: list[ConnectionReplay] = []
-        self._slots: dict[Any, int] = {}
         self._server: Server | None = None
         self._done = asyncio.Event()
 
@@ -351,16 +350,20 @@ class RecordingReplayServer:
         has_key = authorization.startswith("Bearer ") and authorization[7:].strip()
         if not has_key and not request.headers.get("api-key"):
             return connection.respond(401, "missing Authorization: Bearer <key> header\n")
-        taken = len(self._replays) + len(self._slots)
-        if taken >= len(self._scripts):
+        if len(self._replays) >= len(self._scripts):
             return connection.respond(503, "every recorded connection has been replayed\n")
-        self._slots[connection.id] = taken
-        self.requested_models.append(parse_qs(url.query).get("model", [None])[0])
         return None
 
     async def _serve_connection(self, connection: ServerConnection) -> None:
-        replay = ConnectionReplay(self._scripts[self._slots.pop(connection.id)])
+        if len(self._replays) >= len(self._scripts):
+            # Two handshakes raced for the last recorded connection; this one lost.
+            await connection.close(1013, "every recorded connection has been replayed")
+            return
+        replay = ConnectionReplay(self._scripts[len(self._replays)])
         self._replays.append(replay)
+        path = connection.request.path if connection.request is not None else ""
+        query = parse_qs(urlsplit(path).query)
+        self.requested_models.append(query.get("model", [None])[0])
         number = len(self._replays)
         logger.debug(f"Replay connection {number} opened")
         try:

@@ -566,3 +566,48 @@ async def test_from_file_loads_the_recording() -> None:
     async with RecordingReplayServer.from_file(path, idle_timeout=FAST_IDLE) as server:
         assert server.recording.name == "text_in_audio_out_turn"
         assert server.recording.provider == "xai"
+
+
+async def test_stopping_with_a_client_still_connected_closes_it_cleanly(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    rec = _recorded("openai", "text_in_audio_out_turn")
+    server = RecordingReplayServer(rec)
+    await server.start()
+    ws = await _connect(server)
+    assert json.loads(await ws.recv())["type"] == "session.created"
+    await server.stop()
+    with pytest.raises(ConnectionClosed):
+        await ws.recv()
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+async def test_model_is_recorded_per_connection_even_when_absent() -> None:
+    rec = _recorded("xai", "session_resumption_after_drop")
+    async with RecordingReplayServer(rec) as server:
+        async with await _connect(server, url=server.base_url) as ws:
+            await ws.recv()
+        async with await _connect(server, url=f"{server.base_url}?model=grok") as ws:
+            await ws.recv()
+    assert server.requested_models == [None, "grok"]
+    assert server.connections_opened == 2
+
+
+async def _first_frame_or_refusal(server: RecordingReplayServer) -> str:
+    try:
+        async with await _connect(server) as ws:
+            return json.loads(await ws.recv())["type"]
+    except InvalidStatus as refused:
+        return f"http {refused.response.status_code}"
+    except ConnectionClosed as closed:
+        assert closed.rcvd is not None
+        return f"close {closed.rcvd.code}"
+
+
+async def test_simultaneous_clients_get_one_recorded_connection_between_them() -> None:
+    rec = _recorded("openai", "text_in_audio_out_turn")
+    async with RecordingReplayServer(rec) as server, asyncio.timeout(10):
+        outcomes = await asyncio.gather(*[_first_frame_or_refusal(server) for _ in range(3)])
+    assert sorted(outcomes)[-1] == "session.created"
+    assert set(sorted(outcomes)[:-1]) <= {"http 503", "close 1013"}
+    assert server.connections_opened == 1
