@@ -1,0 +1,39 @@
+"""Test helpers: a local OpenAI Realtime (GA) simulator for bot tests.
+
+`RealtimeSimulator` is a real WebSocket server on 127.0.0.1 that behaves like
+``wss://api.openai.com/v1/realtime`` closely enough for a bot tested against it to work
+against the real service: session defaults and updates, input audio with simulated
+server VAD, transcription, the conversation item store, responses with real audio,
+function calls, cancellation and barge-in, and fault injection. It also runs standalone:
+``python -m pipecat_realtime_openai.testing --port 8765``.
+"""
+
+from pipecat_realtime_openai.testing.connection import SimulatedConnection
+from pipecat_realtime_openai.testing.faults import Faults, InjectedError
+from pipecat_realtime_openai.testing.responder import (
+    EchoResponder,
+    FunctionCall,
+    Reply,
+    Responder,
+    ResponseContext,
+    ScriptedResponder,
+)
+from pipecat_realtime_openai.testing.server import RealtimeSimulator
+from pipecat_realtime_openai.testing.session_state import RealtimeSessionState
+from pipecat_realtime_openai.testing.transcription import TranscriptionFailure, TranscriptQueue
+
+__all__ = [
+    "EchoResponder",
+    "Faults",
+    "FunctionCall",
+    "InjectedError",
+    "RealtimeSessionState",
+    "RealtimeSimulator",
+    "Reply",
+    "Responder",
+    "ResponseContext",
+    "ScriptedResponder",
+    "SimulatedConnection",
+    "TranscriptQueue",
+    "TranscriptionFailure",
+]

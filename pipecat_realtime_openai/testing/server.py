@@ -1,0 +1,193 @@
+"""`RealtimeSimulator`: a local WebSocket server that speaks the OpenAI Realtime GA protocol."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+from http import HTTPStatus
+from types import TracebackType
+from urllib.parse import parse_qs, urlsplit
+
+from loguru import logger
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.http11 import Request, Response
+
+from pipecat_realtime_openai.testing.connection import Pace, SimulatedConnection
+from pipecat_realtime_openai.testing.faults import Faults
+from pipecat_realtime_openai.testing.responder import Responder
+from pipecat_realtime_openai.testing.session_state import RealtimeSessionState, error_event
+from pipecat_realtime_openai.testing.transcription import TranscriptQueue
+
+REALTIME_PATH = "/v1/realtime"
+DEFAULT_MODEL = "gpt-realtime"
+INVALID_KEY_MESSAGE = (
+    "Incorrect API key provided. You can find your API key at"
+    " https://platform.openai.com/account/api-keys."
+)
+MISSING_KEY_MESSAGE = (
+    "You didn't provide an API key. You need to provide your API key in an Authorization"
+    " header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY)."
+)
+
+
+class RealtimeSimulator:
+    """A local stand-in for ``wss://api.openai.com/v1/realtime`` for bot tests.
+
+    Example:
+        ```python
+        async with RealtimeSimulator(responder=ScriptedResponder([Reply(text="Hi!")])) as sim:
+            service = OpenAIRealtimeLLMService(api_key="test", base_url=sim.base_url)
+            ...
+            conn = await sim.wait_for_connection()
+            await conn.wait_for_client_event("response.create")
+        ```
+
+    Attributes:
+        connections: Every connection accepted so far, oldest first.
+        transcripts: Transcripts for the next committed user audio turns (shared by all
+            connections); set ``transcripts.transcriber`` to compute them from audio.
+        faults: Fault injection settings, read when they apply (may be changed live).
+        responder: Decides the replies of every connection.
+        pace: ``"fast"`` streams replies as fast as the client reads them,
+            ``"realtime"`` paces reply audio at real time.
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        api_key: str | None = None,
+        responder: Responder | None = None,
+        pace: Pace = "fast",
+        faults: Faults | None = None,
+    ) -> None:
+        """Configure the simulator (nothing listens until `start`).
+
+        Args:
+            host: Interface to listen on.
+            port: TCP port; 0 picks a free one (see `port` after `start`).
+            api_key: Expected key; None accepts any key (and no key).
+            responder: Decides replies; None echoes the last user text or transcript.
+            pace: ``"fast"`` or ``"realtime"`` reply audio streaming.
+            faults: Fault injection settings.
+        """
+        if pace not in ("fast", "realtime"):
+            raise ValueError(f"pace must be 'fast' or 'realtime', not {pace!r}")
+        self.host = host
+        self._requested_port = port
+        self._api_key = api_key
+        self.responder = responder
+        self.pace: Pace = pace
+        self.faults = faults or Faults()
+        self.transcripts = TranscriptQueue()
+        self.connections: list[SimulatedConnection] = []
+        self._server: Server | None = None
+        self._new_connection = asyncio.Event()
+
+    @property
+    def port(self) -> int:
+        """The TCP port listened on (valid after `start`)."""
+        if self._server is None:
+            raise RuntimeError("the simulator is not started")
+        return self._server.sockets[0].getsockname()[1]
+
+    @property
+    def base_url(self) -> str:
+        """URL for a client's ``base_url``, e.g. ``ws://127.0.0.1:PORT/v1/realtime``."""
+        return f"ws://{self.host}:{self.port}{REALTIME_PATH}"
+
+    def url(self, model: str = DEFAULT_MODEL) -> str:
+        """Full connection URL for `model` (``base_url?model=...``)."""
+        return f"{self.base_url}?model={model}"
+
+    async def start(self) -> None:
+        """Start listening."""
+        if self._server is not None:
+            return
+        self._server = await serve(
+            self._handle,
+            self.host,
+            self._requested_port,
+            process_request=self._check_request,
+            max_size=None,
+        )
+        logger.debug(f"simulator: listening on {self.base_url}")
+
+    async def stop(self) -> None:
+        """Close every connection and stop listening."""
+        if self._server is None:
+            return
+        self._server.close()
+        await self._server.wait_closed()
+        self._server = None
+
+    async def __aenter__(self) -> RealtimeSimulator:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    async def wait_for_connection(
+        self, count: int = 1, timeout_s: float = 5.0
+    ) -> SimulatedConnection:
+        """Wait until the `count`-th connection has been accepted and return it.
+
+        Args:
+            count: Which connection (1 = the first ever accepted).
+            timeout_s: Seconds before `TimeoutError` is raised.
+        """
+        async with asyncio.timeout(timeout_s):
+            while len(self.connections) < count:
+                event = self._new_connection
+                await event.wait()
+        return self.connections[count - 1]
+
+    # --- handshake --------------------------------------------------------------------
+
+    def _check_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        if urlsplit(request.path).path.rstrip("/") != REALTIME_PATH:
+            return connection.respond(HTTPStatus.NOT_FOUND, "Not found\n")
+        if self.faults.refuse_connections > 0:
+            self.faults.refuse_connections -= 1
+            if self.faults.refuse_status is None:
+                connection.transport.abort()
+                return connection.respond(HTTPStatus.SERVICE_UNAVAILABLE, "")
+            return connection.respond(self.faults.refuse_status, "Service unavailable\n")
+        return None
+
+    def _auth_error(self, connection: ServerConnection) -> str | None:
+        if self._api_key is None:
+            return None
+        header = connection.request.headers.get("Authorization", "") if connection.request else ""
+        if not header.startswith("Bearer "):
+            return MISSING_KEY_MESSAGE
+        if not hmac.compare_digest(header[len("Bearer ") :].encode(), self._api_key.encode()):
+            return INVALID_KEY_MESSAGE
+        return None
+
+    async def _handle(self, websocket: ServerConnection) -> None:
+        problem = self._auth_error(websocket)
+        if problem is not None:
+            # As the real server: accept the upgrade, say why, close. Never log the key.
+            logger.debug("simulator: rejected a connection with a wrong or missing API key")
+            event = error_event("invalid_api_key", problem)
+            await websocket.send(json.dumps(event))
+            await websocket.close(1008, "invalid_api_key")
+            return
+        query = parse_qs(urlsplit(websocket.request.path).query) if websocket.request else {}
+        model = (query.get("model") or [DEFAULT_MODEL])[0]
+        state = RealtimeSessionState(model, self.responder, self.transcripts)
+        connection = SimulatedConnection(
+            websocket, state, model=model, pace=self.pace, faults=self.faults
+        )
+        self.connections.append(connection)
+        self._new_connection.set()
+        self._new_connection = asyncio.Event()
+        await connection.run()

@@ -1,0 +1,460 @@
+"""The simulated server's logic for one connection, without any I/O.
+
+`RealtimeSessionState` takes decoded client events and returns the server events to
+send. A response in progress is pulled step by step with `next_response_step()` so the
+socket layer decides the pacing, and so a barge-in or `response.cancel` arriving in the
+middle can end it.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+from typing import Any
+
+from pipecat_realtime_openai.audio.formats import AudioFormatSpec
+from pipecat_realtime_openai.testing.audio_codec import decode_samples
+from pipecat_realtime_openai.testing.conversation import ConversationStore, ItemError
+from pipecat_realtime_openai.testing.ids import new_id
+from pipecat_realtime_openai.testing.input_buffer import InputAudioBuffer
+from pipecat_realtime_openai.testing.responder import (
+    EchoResponder,
+    Responder,
+    ResponseContext,
+    last_user_text,
+)
+from pipecat_realtime_openai.testing.responses import ResponseRun
+from pipecat_realtime_openai.testing.session_config import (
+    ConfigError,
+    apply_session_update,
+    default_session,
+)
+from pipecat_realtime_openai.testing.transcription import (
+    TranscriptionFailure,
+    TranscriptQueue,
+    transcription_events,
+)
+from pipecat_realtime_openai.testing.vad import EnergyVad, VadEvent, VadSettings
+from pipecat_realtime_openai.testing.validation import client_event_error, decode_append_audio
+
+Event = dict[str, Any]
+
+INVALID_JSON_MESSAGE = "The event is not valid JSON."
+
+
+def make_event(event_type: str, **fields: Any) -> Event:
+    """Build a server event dict with a fresh ``event_...`` id."""
+    return {"type": event_type, "event_id": new_id("event"), **fields}
+
+
+def error_event(
+    code: str | None,
+    message: str,
+    *,
+    param: str | None = None,
+    client_event_id: str | None = None,
+    error_type: str = "invalid_request_error",
+) -> Event:
+    """Build an ``error`` server event.
+
+    Args:
+        code: Error code (e.g. ``response_cancel_not_active``).
+        message: Human-readable message.
+        param: Offending parameter, if any.
+        client_event_id: ``event_id`` of the client event that caused it.
+        error_type: Error type (``invalid_request_error`` for client mistakes).
+    """
+    error = {
+        "type": error_type,
+        "code": code,
+        "message": message,
+        "param": param,
+        "event_id": client_event_id,
+    }
+    return make_event("error", error=error)
+
+
+class RealtimeSessionState:
+    """Everything one simulated Realtime connection knows, and how it reacts."""
+
+    def __init__(
+        self,
+        model: str,
+        responder: Responder | None = None,
+        transcripts: TranscriptQueue | None = None,
+    ) -> None:
+        """Create the state of a new connection.
+
+        Args:
+            model: Model name from the connection URL.
+            responder: Decides the replies (echo by default).
+            transcripts: Source of input transcripts (a private empty queue by default).
+        """
+        self.session = default_session(model, new_id("sess"))
+        self.conversation_id = new_id("conv")
+        self.store = ConversationStore()
+        self.responder: Responder = responder or EchoResponder()
+        self.transcripts = transcripts or TranscriptQueue()
+        self.buffer = InputAudioBuffer(self._input_spec())
+        self.vad: EnergyVad | None = None
+        self._configure_vad()
+        self.active: ResponseRun | None = None
+        self._speech_item_id: str | None = None
+        self._previous_input_tokens = 0
+
+    # --- configuration ----------------------------------------------------------------
+
+    def _input_spec(self) -> AudioFormatSpec:
+        return AudioFormatSpec.from_session_format(self.session["audio"]["input"]["format"])
+
+    def _output_spec(self) -> AudioFormatSpec:
+        return AudioFormatSpec.from_session_format(self.session["audio"]["output"]["format"])
+
+    def _configure_vad(self) -> None:
+        settings = VadSettings.from_turn_detection(self.session["audio"]["input"]["turn_detection"])
+        if settings is None:
+            self.vad = None
+        elif self.vad is None or self.vad.settings != settings:
+            self.vad = EnergyVad(settings)
+
+    # --- entry points -----------------------------------------------------------------
+
+    def opening_events(self) -> list[Event]:
+        """Events sent as soon as a connection is accepted (`session.created`)."""
+        return [make_event("session.created", session=copy.deepcopy(self.session))]
+
+    def receive_text(self, text: str | bytes) -> tuple[Any, list[Event]]:
+        """Handle one text frame from the client.
+
+        Args:
+            text: The raw frame.
+
+        Returns:
+            The decoded event (None when the frame is not JSON) and the events to send.
+        """
+        try:
+            data = json.loads(text)
+        except ValueError:
+            return None, [error_event("invalid_json", INVALID_JSON_MESSAGE)]
+        return data, self.receive(data)
+
+    def receive(self, data: Any) -> list[Event]:
+        """Handle one decoded client event and return the server events it causes."""
+        problem = client_event_error(data)
+        if problem is not None:
+            event_id = data.get("event_id") if isinstance(data, dict) else None
+            return [error_event("invalid_event", problem, client_event_id=event_id)]
+        handler = getattr(self, "_on_" + data["type"].replace(".", "_"))
+        return handler(data)
+
+    def next_response_step(self) -> list[Event] | None:
+        """Next batch of events of the active response (None when there is none)."""
+        if self.active is None:
+            return None
+        run = self.active
+        step = run.next_step()
+        if run.finished:
+            # Cleared as soon as `response.done` is produced: a client that answers it
+            # with `response.create` must not be told a response is still active.
+            self._previous_input_tokens = run.input_tokens or self._previous_input_tokens
+            self.active = None
+        return step
+
+    # --- session ----------------------------------------------------------------------
+
+    def _config_error(self, error: ConfigError | ItemError, data: dict[str, Any]) -> list[Event]:
+        return [
+            error_event(
+                error.code, error.message, param=error.param, client_event_id=data.get("event_id")
+            )
+        ]
+
+    def _on_session_update(self, data: dict[str, Any]) -> list[Event]:
+        merged, error = apply_session_update(
+            self.session,
+            data.get("session") or {},
+            assistant_audio_present=self.store.assistant_audio_present(),
+        )
+        if error is not None:
+            return self._config_error(error, data)
+        self.session = merged
+        self.buffer.set_format(self._input_spec())
+        self._configure_vad()
+        return [make_event("session.updated", session=copy.deepcopy(self.session))]
+
+    # --- input audio ------------------------------------------------------------------
+
+    def _on_input_audio_buffer_append(self, data: dict[str, Any]) -> list[Event]:
+        audio, _ = decode_append_audio(data)
+        assert audio is not None  # validated in receive()
+        start_ms = self.buffer.end_ms
+        self.buffer.append(audio)
+        if self.vad is None:
+            return []
+        spec = self.buffer.spec
+        samples = decode_samples(spec, audio)
+        events: list[Event] = []
+        for boundary in self.vad.feed(samples, spec.sample_rate, start_ms, self.buffer.start_ms):
+            events.extend(self._on_vad(boundary))
+        return events
+
+    def _on_vad(self, boundary: VadEvent) -> list[Event]:
+        assert self.vad is not None
+        if boundary.kind == "started":
+            self._speech_item_id = new_id("item")
+            self.buffer.take(boundary.at_ms)  # audio before the prefix is not part of the turn
+            events = [
+                make_event(
+                    "input_audio_buffer.speech_started",
+                    audio_start_ms=boundary.at_ms,
+                    item_id=self._speech_item_id,
+                )
+            ]
+            if self.vad.settings.interrupt_response and self.active is not None:
+                events.extend(self._cancel_active("turn_detected"))
+            return events
+        item_id = self._speech_item_id or new_id("item")
+        self._speech_item_id = None
+        events = [
+            make_event(
+                "input_audio_buffer.speech_stopped", audio_end_ms=boundary.at_ms, item_id=item_id
+            )
+        ]
+        audio = self.buffer.take(boundary.at_ms)
+        early, late = self._commit_user_audio(item_id, audio, events)
+        if self.vad.settings.create_response and self.active is None:
+            events.extend(self._start_response({}, early, late))
+        else:
+            events.extend(early + late)
+        return events
+
+    def _commit_user_audio(
+        self, item_id: str, audio: bytes, events: list[Event]
+    ) -> tuple[list[Event], list[Event]]:
+        spec = self.buffer.spec
+        previous = self.store.last_id()
+        item = {
+            "id": item_id,
+            "type": "message",
+            "status": "completed",
+            "role": "user",
+            "content": [{"type": "input_audio", "transcript": None}],
+        }
+        self.store.insert(item)
+        audio_ms = len(audio) / spec.bytes_per_ms
+        self.store.input_audio[item_id] = audio
+        self.store.input_audio_ms[item_id] = audio_ms
+        events.append(
+            make_event("input_audio_buffer.committed", previous_item_id=previous, item_id=item_id)
+        )
+        events.append(
+            make_event(
+                "conversation.item.added", previous_item_id=previous, item=copy.deepcopy(item)
+            )
+        )
+        events.append(
+            make_event(
+                "conversation.item.done", previous_item_id=previous, item=copy.deepcopy(item)
+            )
+        )
+        if not self.session["audio"]["input"].get("transcription"):
+            return [], []
+        outcome = self.transcripts.next_outcome(audio)
+        if not isinstance(outcome, TranscriptionFailure):
+            # The stored item learns its transcript now; the events announce it later.
+            item["content"][0]["transcript"] = outcome
+        return transcription_events(item_id, outcome, audio_ms, make_event)
+
+    def _on_input_audio_buffer_commit(self, data: dict[str, Any]) -> list[Event]:
+        if not self.buffer.can_commit():
+            return [
+                error_event(
+                    "input_audio_buffer_commit_empty",
+                    "Error committing input audio buffer: buffer too small. Expected at least"
+                    f" 100ms of audio, but buffer only has {self.buffer.duration_ms:.2f}ms"
+                    " of audio.",
+                    client_event_id=data.get("event_id"),
+                )
+            ]
+        item_id = new_id("item")
+        self._speech_item_id = None
+        if self.vad is not None:
+            self.vad.reset()
+        events: list[Event] = []
+        early, late = self._commit_user_audio(item_id, self.buffer.take(), events)
+        return events + early + late
+
+    def _on_input_audio_buffer_clear(self, data: dict[str, Any]) -> list[Event]:
+        self.buffer.clear()
+        self._speech_item_id = None
+        if self.vad is not None:
+            self.vad.reset()
+        return [make_event("input_audio_buffer.cleared")]
+
+    def _on_output_audio_buffer_clear(self, data: dict[str, Any]) -> list[Event]:
+        return [
+            error_event(
+                "unsupported_event",
+                "output_audio_buffer.clear is only supported for WebRTC and SIP connections.",
+                client_event_id=data.get("event_id"),
+            )
+        ]
+
+    # --- conversation items -----------------------------------------------------------
+
+    def _on_conversation_item_create(self, data: dict[str, Any]) -> list[Event]:
+        item = copy.deepcopy(data["item"])
+        item.setdefault("status", "completed")
+        if item.get("type") == "message":
+            item.setdefault("role", "user")
+        for part in item.get("content") or []:
+            if part.get("type") == "input_audio":
+                audio = part.pop("audio", None) or ""
+                part.setdefault("transcript", None)
+                item.setdefault("_audio", audio)
+        encoded_audio = item.pop("_audio", None)
+        previous, error = self.store.insert(item, data.get("previous_item_id"))
+        if error is not None:
+            return self._config_error(error, data)
+        if encoded_audio:
+            raw = base64.b64decode(encoded_audio)
+            self.store.input_audio[item["id"]] = raw
+            self.store.input_audio_ms[item["id"]] = len(raw) / self._input_spec().bytes_per_ms
+        return [
+            make_event(
+                "conversation.item.added", previous_item_id=previous, item=copy.deepcopy(item)
+            ),
+            make_event(
+                "conversation.item.done", previous_item_id=previous, item=copy.deepcopy(item)
+            ),
+        ]
+
+    def _on_conversation_item_retrieve(self, data: dict[str, Any]) -> list[Event]:
+        item, error = self.store.retrieve(data["item_id"])
+        if error is not None:
+            return self._config_error(error, data)
+        return [make_event("conversation.item.retrieved", item=item)]
+
+    def _on_conversation_item_delete(self, data: dict[str, Any]) -> list[Event]:
+        error = self.store.delete(data["item_id"])
+        if error is not None:
+            return self._config_error(error, data)
+        return [make_event("conversation.item.deleted", item_id=data["item_id"])]
+
+    def _on_conversation_item_truncate(self, data: dict[str, Any]) -> list[Event]:
+        error = self.store.truncate(data["item_id"], data["content_index"], data["audio_end_ms"])
+        if error is not None:
+            return self._config_error(error, data)
+        return [
+            make_event(
+                "conversation.item.truncated",
+                item_id=data["item_id"],
+                content_index=data["content_index"],
+                audio_end_ms=data["audio_end_ms"],
+            )
+        ]
+
+    # --- responses --------------------------------------------------------------------
+
+    def _on_response_create(self, data: dict[str, Any]) -> list[Event]:
+        if self.active is not None:
+            return [
+                error_event(
+                    "conversation_already_has_active_response",
+                    f"Conversation already has an active response in progress: {self.active.id}."
+                    " Wait until the response is finished before creating a new one.",
+                    client_event_id=data.get("event_id"),
+                )
+            ]
+        return self._start_response(data.get("response") or {}, [], [])
+
+    def _on_response_cancel(self, data: dict[str, Any]) -> list[Event]:
+        wanted = data.get("response_id")
+        if self.active is None or (wanted and wanted != self.active.id):
+            return [
+                error_event(
+                    "response_cancel_not_active",
+                    "Cancellation failed: no active response found",
+                    client_event_id=data.get("event_id"),
+                )
+            ]
+        return self._cancel_active("client_cancelled")
+
+    def _cancel_active(self, reason: str) -> list[Event]:
+        assert self.active is not None
+        events = self.active.cancel(reason)
+        self._previous_input_tokens = self.active.input_tokens or self._previous_input_tokens
+        self.active = None
+        return events
+
+    def _context_items(self, options: dict[str, Any]) -> list[dict[str, Any]]:
+        if options.get("input") is None:
+            return copy.deepcopy(self.store.items)
+        items = []
+        for entry in options["input"]:
+            if entry.get("type") == "item_reference":
+                found = self.store.get(entry.get("id", ""))
+                if found is not None:
+                    items.append(copy.deepcopy(found))
+            else:
+                items.append(copy.deepcopy(entry))
+        return items
+
+    def _start_response(
+        self,
+        options: dict[str, Any],
+        early: list[Event],
+        late: list[Event],
+    ) -> list[Event]:
+        in_conversation = options.get("conversation", "auto") != "none"
+        output = self.session["audio"]["output"]
+        voice = ((options.get("audio") or {}).get("output") or {}).get("voice") or output["voice"]
+        response = {
+            "object": "realtime.response",
+            "id": new_id("resp"),
+            "status": "in_progress",
+            "status_details": None,
+            "output": [],
+            "conversation_id": self.conversation_id if in_conversation else None,
+            "output_modalities": list(
+                options.get("output_modalities") or self.session["output_modalities"]
+            ),
+            "max_output_tokens": options.get(
+                "max_output_tokens", self.session["max_output_tokens"]
+            ),
+            "audio": {"output": {"format": copy.deepcopy(output["format"]), "voice": voice}},
+            "usage": None,
+            "metadata": options.get("metadata"),
+        }
+        items = self._context_items(options)
+        function_outputs = {
+            item["call_id"]: item.get("output", "")
+            for item in items
+            if item.get("type") == "function_call_output" and "call_id" in item
+        }
+        context = ResponseContext(
+            items=items,
+            session=copy.deepcopy(self.session),
+            response=copy.deepcopy(options),
+            last_user_text=last_user_text(items),
+            function_outputs=function_outputs,
+        )
+        reply = self.responder.reply(context)
+        self.active = ResponseRun(
+            reply=reply,
+            response=response,
+            in_conversation=in_conversation,
+            store=self.store,
+            output_spec=self._output_spec(),
+            speed=float(output.get("speed") or 1.0),
+            make_event=make_event,
+            context_items=items,
+            instructions=options.get("instructions") or self.session.get("instructions") or "",
+            previous_input_tokens=self._previous_input_tokens,
+            early_events=early,
+            late_events=late,
+        )
+        # The events themselves are pulled with next_response_step(), so the socket
+        # layer can pace them.
+        return []
