@@ -349,7 +349,7 @@ class RecordingReplayServer:
         authorization = request.headers.get("Authorization", "")
         has_key = authorization.startswith("Bearer ") and authorization[7:].strip()
         if not has_key and not request.headers.get("api-key"):
-            return connection.respond(401, "missing Authorization: Bearer <key> header\n")
+            return connection.respond(401, "no Authorization: Bearer <key> or api-key header\n")
         if len(self._replays) >= len(self._scripts):
             return connection.respond(503, "every recorded connection has been replayed\n")
         return None
@@ -378,7 +378,7 @@ class RecordingReplayServer:
                     release = replay.on_client_event(self._record(message))
                 closed = await self._send(connection, release)
         except ConnectionClosed as exc:
-            logger.debug(f"Replay connection {number} closed by the client ({exc})")
+            logger.debug(f"Replay connection {number} closed ({exc})")
 
     async def _send(self, connection: ServerConnection, release: Release) -> bool:
         """Send what was released; return whether the connection is now closed."""
