@@ -35,8 +35,8 @@ def encode_append(pcm: bytes, event_id: str | None = None) -> str:
 class _ContentDelta:
     """A streamed chunk of one content part of a response item."""
 
-    __slots__ = ("content_index", "delta", "event_id", "extra", "item_id", "output_index",
-                 "response_id")  # fmt: skip
+    __slots__ = ("_fields_source", "content_index", "delta", "event_id", "item_id",
+                 "output_index", "response_id")  # fmt: skip
 
     type: ClassVar[str]
     _KNOWN: ClassVar[frozenset[str]] = frozenset(
@@ -53,13 +53,36 @@ class _ContentDelta:
         event_id: str | None = None,
         extra: dict[str, Any] | None = None,
     ) -> None:
+        """Create a delta.
+
+        Args:
+            response_id: Response the chunk belongs to.
+            item_id: Item the chunk belongs to.
+            output_index: Index of the item in the response output.
+            content_index: Index of the content part in the item.
+            delta: The chunk (base64 audio for ``AudioDelta``, text otherwise).
+            event_id: Server event id.
+            extra: Unknown wire fields to keep; known keys in it are ignored.
+        """
         self.response_id = response_id
         self.item_id = item_id
         self.output_index = output_index
         self.content_index = content_index
         self.delta = delta
         self.event_id = event_id
-        self.extra = extra
+        # Unknown fields are picked out of this dict only when asked for, so the hot
+        # path never copies the received event.
+        self._fields_source = extra
+
+    @property
+    def extra(self) -> dict[str, Any] | None:
+        """Unknown wire fields (e.g. ``obfuscation``), or ``None`` when there are none."""
+        source = self._fields_source
+        if not source:
+            return None
+        known = self._KNOWN
+        unknown = {key: value for key, value in source.items() if key not in known}
+        return unknown or None
 
     @classmethod
     def from_wire(cls, data: dict[str, Any]) -> _ContentDelta | None:
@@ -72,15 +95,15 @@ class _ContentDelta:
             The delta, or ``None`` if a field is missing or has the wrong type (the
             caller then falls back to full validation, which explains the problem).
         """
-        try:
-            response_id = data["response_id"]
-            item_id = data["item_id"]
-            output_index = data["output_index"]
-            content_index = data["content_index"]
-            delta = data["delta"]
-        except KeyError:
-            return None
-        event_id = data.get("event_id")
+        get = data.get
+        response_id = get("response_id")
+        item_id = get("item_id")
+        output_index = get("output_index")
+        content_index = get("content_index")
+        delta = get("delta")
+        event_id = get("event_id")
+        # Exact type checks (bool is not an index) in one expression: cheaper than
+        # exceptions and far cheaper than model validation.
         if not (
             type(response_id) is str
             and type(item_id) is str
@@ -90,11 +113,8 @@ class _ContentDelta:
             and (event_id is None or type(event_id) is str)
         ):
             return None
-        extra = None
-        if len(data) != 6 + ("event_id" in data):
-            # Unknown fields (e.g. ``obfuscation``) are kept so nothing is lost.
-            extra = {k: v for k, v in data.items() if k not in cls._KNOWN}
-        return cls(response_id, item_id, output_index, content_index, delta, event_id, extra)
+        source = data if len(data) != 6 + ("event_id" in data) else None
+        return cls(response_id, item_id, output_index, content_index, delta, event_id, source)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the wire dict of the event.
@@ -110,14 +130,15 @@ class _ContentDelta:
         data["output_index"] = self.output_index
         data["content_index"] = self.content_index
         data["delta"] = self.delta
-        if self.extra:
-            data.update(self.extra)
+        extra = self.extra
+        if extra:
+            data.update(extra)
         return data
 
     def __eq__(self, other: object) -> bool:
         if type(other) is not type(self):
             return NotImplemented
-        return all(getattr(self, name) == getattr(other, name) for name in self.__slots__)
+        return self.to_dict() == other.to_dict()
 
     __hash__ = None  # type: ignore[assignment]
 
