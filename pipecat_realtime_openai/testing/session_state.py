@@ -36,7 +36,11 @@ from pipecat_realtime_openai.testing.transcription import (
     transcription_events,
 )
 from pipecat_realtime_openai.testing.vad import EnergyVad, VadEvent, VadSettings
-from pipecat_realtime_openai.testing.validation import client_event_error, decode_append_audio
+from pipecat_realtime_openai.testing.validation import (
+    client_event_error,
+    decode_append_audio,
+    error_code_and_param,
+)
 
 Event = dict[str, Any]
 
@@ -144,7 +148,8 @@ class RealtimeSessionState:
         problem = client_event_error(data)
         if problem is not None:
             event_id = data.get("event_id") if isinstance(data, dict) else None
-            return [error_event("invalid_event", problem, client_event_id=event_id)]
+            code, param = error_code_and_param(problem)
+            return [error_event(code, problem, param=param, client_event_id=event_id)]
         handler = getattr(self, "_on_" + data["type"].replace(".", "_"))
         return handler(data)
 

@@ -57,11 +57,13 @@ def decode_append_audio(data: dict[str, Any]) -> tuple[bytes | None, str | None]
         ``(audio_bytes, None)`` or ``(None, problem)``.
     """
     audio = data.get("audio")
+    if "audio" not in data:
+        return None, f"{_APPEND}: audio: Field required"
     if not isinstance(audio, str):
-        return None, f"{_APPEND}: audio: a base64 string is required"
+        return None, f"{_APPEND}: audio: Input should be a valid string"
     event_id = data.get("event_id")
     if event_id is not None and not isinstance(event_id, str):
-        return None, f"{_APPEND}: event_id: must be a string"
+        return None, f"{_APPEND}: event_id: Input should be a valid string"
     try:
         return base64.b64decode(audio, validate=True), None
     except (binascii.Error, ValueError):
@@ -81,3 +83,36 @@ def client_event_error(data: Any) -> str | None:
     if data["type"] == _APPEND:
         return decode_append_audio(data)[1]
     return _schema_checker()(data)
+
+
+def error_code_and_param(problem: str) -> tuple[str, str | None]:
+    """Guess the real server's error ``code`` and ``param`` for a validation problem.
+
+    The real server names the kind of mistake (``missing_required_parameter``,
+    ``invalid_type``, ``invalid_value``, ``unknown_parameter``) and the dotted path of
+    the offending field; the validators above describe both in their message
+    (``"<type>: <path>: <pydantic message>"``).
+
+    Args:
+        problem: A message returned by `client_event_error`.
+
+    Returns:
+        The error code and the parameter path (None when unknown).
+    """
+    parts = problem.split(": ", 2)
+    param = None
+    if len(parts) == 3 and parts[1] != "<event>":
+        # Drop the union member names pydantic puts in the path (they start upper-case).
+        param = ".".join(p for p in parts[1].split(".") if p and not p[0].isupper()) or None
+    text = parts[-1].lower()
+    if "does not match any of the expected tags" in text:
+        return "invalid_value", "type"
+    if "field required" in text or "is required" in text or "missing required" in text:
+        code = "missing_required_parameter"
+    elif "extra inputs" in text or "unknown parameter" in text:
+        code = "unknown_parameter"
+    elif "should be a valid" in text or "must be a" in text or "json object" in text:
+        code = "invalid_type"
+    else:
+        code = "invalid_value"
+    return code, param
