@@ -1,0 +1,171 @@
+"""Input and output audio conversion between Pipecat PCM frames and session wire formats.
+
+`InputAudioConverter` turns Pipecat input frames (16-bit PCM at any rate, mono or
+interleaved multi-channel) into chunks of the session's input format, ready to base64 into
+`input_audio_buffer.append`. `OutputAudioDecoder` turns `response.output_audio.delta`
+payloads back into 16-bit PCM for Pipecat.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from pipecat_realtime_openai.audio.batcher import AppendBatcher
+from pipecat_realtime_openai.audio.formats import PCMA_TYPE, PCMU_TYPE, AudioFormatSpec
+from pipecat_realtime_openai.audio.g711 import (
+    alaw_to_pcm16,
+    pcm16_to_alaw,
+    pcm16_to_ulaw,
+    ulaw_to_pcm16,
+)
+from pipecat_realtime_openai.audio.resample import StreamResampler, downmix_to_mono
+
+_ENCODERS: dict[str, Callable[[bytes], bytes]] = {
+    PCMU_TYPE: pcm16_to_ulaw,
+    PCMA_TYPE: pcm16_to_alaw,
+}
+_DECODERS: dict[str, Callable[[bytes], bytes]] = {
+    PCMU_TYPE: ulaw_to_pcm16,
+    PCMA_TYPE: alaw_to_pcm16,
+}
+
+
+class InputAudioConverter:
+    """Convert Pipecat input PCM into batches of a session's input audio format.
+
+    Steps: downmix to mono, resample to the format's rate, G.711-encode when the format
+    asks for it, and cut into `batch_ms` batches. The resampling filter only runs when a
+    batch can be completed, so batching costs no latency beyond the batch itself.
+    `flush()` returns everything held back (call it when input pauses or a turn ends), so no
+    audio is lost.
+
+    Args:
+        target: The session's input audio format.
+        batch_ms: Duration of each returned chunk, except the last one of a flush.
+
+    Raises:
+        ValueError: When `batch_ms` is not positive.
+    """
+
+    def __init__(self, target: AudioFormatSpec, batch_ms: int = 40) -> None:
+        if batch_ms <= 0:
+            raise ValueError(f"batch_ms must be positive, got {batch_ms}")
+        self._batch_ms = batch_ms
+        self._resampler: StreamResampler | None = None
+        self._set_target(target)
+
+    def _set_target(self, target: AudioFormatSpec) -> None:
+        self._target = target
+        self._encode = _ENCODERS.get(target.wire_type)
+        batch_bytes = target.bytes_from_ms(self._batch_ms)
+        self._batcher = AppendBatcher(max(batch_bytes, target.bytes_per_sample))
+        self._resampler = None
+
+    @property
+    def target(self) -> AudioFormatSpec:
+        """The format chunks are produced in."""
+        return self._target
+
+    @property
+    def pending_bytes(self) -> int:
+        """Wire bytes already converted but not yet returned (excludes resampler input)."""
+        return self._batcher.pending_bytes
+
+    def convert(
+        self, pcm: bytes | bytearray | memoryview, sample_rate: int, num_channels: int = 1
+    ) -> list[bytes]:
+        """Convert one input frame.
+
+        Args:
+            pcm: 16-bit little-endian PCM, interleaved when `num_channels` > 1.
+            sample_rate: The frame's sample rate in Hz; it may change between frames.
+            num_channels: Number of interleaved channels.
+
+        Returns:
+            Complete `batch_ms` chunks in the target format (often none).
+
+        Raises:
+            ValueError: On a non-positive rate or channel count, or a torn 16-bit sample.
+        """
+        if num_channels != 1:
+            pcm = downmix_to_mono(pcm, num_channels)
+        batches: list[bytes] = []
+        resampler = self._resampler
+        if resampler is None or resampler.in_rate != sample_rate:
+            if resampler is not None:
+                # The old stream ends here: emit its tail before switching rates.
+                batches.extend(self._push(resampler.flush()))
+            resampler = StreamResampler(sample_rate, self._target.sample_rate)
+            self._resampler = resampler
+        resampler.feed(pcm)
+        missing = self._batcher.batch_bytes - self._batcher.pending_bytes
+        if resampler.available() * self._target.bytes_per_sample >= missing:
+            batches.extend(self._push(resampler.drain()))
+        return batches
+
+    def flush(self) -> list[bytes]:
+        """Return everything held back by the resampler and the batcher.
+
+        Returns:
+            Remaining chunks; the last may be shorter than `batch_ms`. Empty when nothing
+            was held.
+        """
+        batches: list[bytes] = []
+        if self._resampler is not None:
+            batches.extend(self._push(self._resampler.flush()))
+        rest = self._batcher.flush()
+        if rest:
+            batches.append(rest)
+        return batches
+
+    def retarget(self, target: AudioFormatSpec) -> list[bytes]:
+        """Switch to a new session input format.
+
+        Args:
+            target: The new format.
+
+        Returns:
+            The audio still held, flushed in the *old* format: send it before the
+            format change takes effect. Empty when the format did not change.
+        """
+        if target == self._target:
+            return []
+        flushed = self.flush()
+        self._set_target(target)
+        return flushed
+
+    def _push(self, pcm: bytes) -> list[bytes]:
+        if not pcm:
+            return []
+        wire = self._encode(pcm) if self._encode is not None else pcm
+        return self._batcher.push(wire)
+
+
+class OutputAudioDecoder:
+    """Decode session output audio into 16-bit PCM for Pipecat frames.
+
+    Args:
+        fmt: The session's output audio format.
+    """
+
+    def __init__(self, fmt: AudioFormatSpec) -> None:
+        self.format = fmt
+        self._decode = _DECODERS.get(fmt.wire_type)
+
+    @property
+    def sample_rate(self) -> int:
+        """Sample rate of the decoded PCM."""
+        return self.format.sample_rate
+
+    def decode(self, wire_bytes: bytes) -> bytes:
+        """Decode one output audio payload (already base64-decoded).
+
+        Args:
+            wire_bytes: Audio in the session's output format.
+
+        Returns:
+            16-bit little-endian mono PCM at `sample_rate` (the input itself for pcm).
+        """
+        if self._decode is None:
+            return wire_bytes
+        return self._decode(wire_bytes)
