@@ -92,7 +92,9 @@ def _decode(raw: str | bytes | dict[str, Any]) -> dict[str, Any] | MalformedEven
             # faster than json.loads; it only builds dicts and lists, no models.
             data = from_json(raw)
         except (ValueError, TypeError, RecursionError) as exc:
-            return MalformedEvent(f"invalid JSON: {type(exc).__name__}", excerpt(raw))
+            # Decoder messages give a position, never the frame's content.
+            detail = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
+            return MalformedEvent(f"invalid JSON: {detail}", excerpt(raw))
     if not isinstance(data, dict):
         return MalformedEvent(f"not a JSON object but {type(data).__name__}", excerpt(raw))
     event_type = data.get("type")

@@ -1,0 +1,73 @@
+"""Session model semantics: turn detection off, unknown fields, format unions."""
+
+import sys
+
+import pytest
+
+from pipecat_realtime_openai.protocol import (
+    AudioInput,
+    PCMAAudioFormat,
+    PCMUAudioFormat,
+    SemanticTurnDetection,
+    SessionProperties,
+    SessionUpdatedEvent,
+    TurnDetection,
+    official,
+    parse_server_event,
+)
+
+
+def test_server_null_turn_detection_reads_as_off_and_round_trips() -> None:
+    audio_input = AudioInput.model_validate({"turn_detection": None})
+    assert audio_input.turn_detection is False
+    assert audio_input.to_dict() == {"turn_detection": None}
+
+
+def test_turn_detection_variants_parse_to_their_class() -> None:
+    server = AudioInput.model_validate({"turn_detection": {"type": "server_vad", "threshold": 0.7}})
+    semantic = AudioInput.model_validate({"turn_detection": {"type": "semantic_vad"}})
+    assert isinstance(server.turn_detection, TurnDetection)
+    assert server.turn_detection.threshold == 0.7
+    assert isinstance(semantic.turn_detection, SemanticTurnDetection)
+
+
+def test_g711_formats_parse_to_their_class() -> None:
+    audio_input = AudioInput.model_validate({"format": {"type": "audio/pcmu"}})
+    assert isinstance(audio_input.format, PCMUAudioFormat)
+    assert isinstance(
+        AudioInput.model_validate({"format": {"type": "audio/pcma"}}).format, PCMAAudioFormat
+    )
+
+
+def test_unknown_nested_fields_survive_a_session_round_trip() -> None:
+    data = {
+        "type": "session.updated",
+        "event_id": "e",
+        "session": {
+            "type": "realtime",
+            "future_option": {"a": 1},
+            "audio": {"input": {"format": {"type": "audio/pcm", "rate": 24000, "bits": 16}}},
+        },
+    }
+    event = parse_server_event(data)
+    assert isinstance(event, SessionUpdatedEvent)
+    assert event.to_dict() == data
+
+
+def test_max_output_tokens_accepts_inf_and_int() -> None:
+    assert SessionProperties(max_output_tokens="inf").to_dict()["max_output_tokens"] == "inf"
+    assert SessionProperties(max_output_tokens=100).to_dict()["max_output_tokens"] == 100
+    with pytest.raises(ValueError):
+        SessionProperties(max_output_tokens="lots")
+
+
+def test_missing_openai_package_gives_clear_import_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    official._client_adapter.cache_clear()
+    monkeypatch.setitem(sys.modules, "openai.types.realtime", None)
+    try:
+        with pytest.raises(ImportError, match="pip install openai"):
+            official.official_client_event_error({"type": "response.create"})
+    finally:
+        monkeypatch.undo()
+        official._client_adapter.cache_clear()
+    assert official.official_client_event_error({"type": "response.create"}) is None
