@@ -79,7 +79,7 @@ class RealtimeSimulator:
         self._api_key = api_key
         self.responder = responder
         self.pace: Pace = pace
-        self.faults = faults or Faults()
+        self.faults = faults if faults is not None else Faults()
         self.transcripts = TranscriptQueue()
         self.connections: list[SimulatedConnection] = []
         self._server: Server | None = None

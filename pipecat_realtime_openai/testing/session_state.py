@@ -98,8 +98,8 @@ class RealtimeSessionState:
         self.session = default_session(model, new_id("sess"))
         self.conversation_id = new_id("conv")
         self.store = ConversationStore()
-        self.responder: Responder = responder or EchoResponder()
-        self.transcripts = transcripts or TranscriptQueue()
+        self.responder: Responder = responder if responder is not None else EchoResponder()
+        self.transcripts = transcripts if transcripts is not None else TranscriptQueue()
         self.buffer = InputAudioBuffer(self._input_spec())
         self.vad: EnergyVad | None = None
         self._configure_vad()
