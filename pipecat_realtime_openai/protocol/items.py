@@ -70,7 +70,8 @@ class ConversationItem(WireModel):
     object: Literal["realtime.item"] | None = None
     type: ItemType
     status: Literal["completed", "in_progress", "incomplete"] | None = None
-    role: Literal["user", "assistant", "system"] | None = None
+    # Other strings are kept: compatible servers use e.g. "tool" for function results.
+    role: Literal["user", "assistant", "system"] | str | None = None
     content: list[ItemContent] | None = None
     call_id: str | None = None
     name: str | None = None

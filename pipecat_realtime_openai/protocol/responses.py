@@ -72,8 +72,8 @@ class Response(WireModel):
         id: Response id.
         object: ``"realtime.response"``.
         status: Final or current status.
-        status_details: Why a response is not ``completed``: a dict with ``type``,
-            ``reason`` (e.g. ``turn_detected``, ``client_cancelled``,
+        status_details: Why a response is not ``completed``: from OpenAI a dict
+            with ``type``, ``reason`` (e.g. ``turn_detected``, ``client_cancelled``,
             ``max_output_tokens``, ``content_filter``) and ``error``.
         output: Items the response produced.
         output_modalities: Modalities of the response.
@@ -90,7 +90,8 @@ class Response(WireModel):
     id: str | None = None
     object: Literal["realtime.response"] | None = None
     status: ResponseStatus | None = None
-    status_details: dict[str, Any] | None = None
+    # Any: OpenAI sends a dict, compatible servers have been seen sending a string.
+    status_details: Any = None
     output: list[ConversationItem] | None = None
     output_modalities: list[Modality] | None = None
     max_output_tokens: MaxOutputTokens | None = None

@@ -17,13 +17,19 @@ from pipecat_realtime_openai.protocol import (
     parse_server_event,
 )
 from pipecat_realtime_openai.protocol.official import official_server_event_error
-from tests.conftest import RECORDED_DIR
+from tests.conftest import RECORDED_DIR, recorded_dir
 
 PROVIDERS = ("openai", "azure")
 
 
 def _recording_files() -> list[Path]:
     files = [path for p in PROVIDERS for path in sorted((RECORDED_DIR / p).glob("*.yaml"))]
+    # Parity recordings of the same GA providers (xAI deviates from the schema).
+    files += [
+        path
+        for path in sorted((RECORDED_DIR / "parity").glob("*.yaml"))
+        if any(f"--{provider}-" in path.name for provider in PROVIDERS)
+    ]
     return files or [RECORDED_DIR / "openai" / "missing.yaml"]
 
 
@@ -79,3 +85,17 @@ def test_reserialised_received_frames_stay_valid_under_official_schema(path: Pat
         if official_server_event_error(data) is not None:
             continue  # the recording itself deviates; round-trip equality covers it
         assert official_server_event_error(parse_server_event(data).to_dict()) is None
+
+
+def test_xai_response_lifecycle_events_parse_despite_schema_deviations() -> None:
+    folder = recorded_dir("xai")
+    lifecycle = {"response.created", "response.done", "conversation.item.added"}
+    seen: set[str] = set()
+    for path in sorted(folder.glob("*.yaml")):
+        for data in _frames(path, "received"):
+            if data["type"] in lifecycle:
+                event = parse_server_event(data)
+                assert type(event) is SERVER_EVENT_TYPES[data["type"]], event
+                assert event.to_dict() == data
+                seen.add(data["type"])
+    assert seen == lifecycle
