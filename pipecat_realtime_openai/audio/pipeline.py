@@ -52,6 +52,10 @@ class InputAudioConverter:
             raise ValueError(f"batch_ms must be positive, got {batch_ms}")
         self._batch_ms = batch_ms
         self._resampler: StreamResampler | None = None
+        # Mono input not yet given to the resampler, and how many bytes of it complete the
+        # next batch.
+        self._input = bytearray()
+        self._input_needed = 0
         self._set_target(target)
 
     def _set_target(self, target: AudioFormatSpec) -> None:
@@ -68,7 +72,10 @@ class InputAudioConverter:
 
     @property
     def pending_bytes(self) -> int:
-        """Wire bytes already converted but not yet returned (excludes resampler input)."""
+        """Wire bytes converted but not yet returned in a batch.
+
+        Input still waiting for the resampler is not counted: `flush()` returns both.
+        """
         return self._batcher.pending_bytes
 
     def convert(
@@ -89,18 +96,19 @@ class InputAudioConverter:
         """
         if num_channels != 1:
             pcm = downmix_to_mono(pcm, num_channels)
+        elif len(pcm) % 2:
+            raise ValueError(f"16-bit PCM needs an even number of bytes, got {len(pcm)}")
         batches: list[bytes] = []
-        resampler = self._resampler
-        if resampler is None or resampler.in_rate != sample_rate:
-            if resampler is not None:
+        if self._resampler is None or self._resampler.in_rate != sample_rate:
+            if self._resampler is not None:
                 # The old stream ends here: emit its tail before switching rates.
-                batches.extend(self._push(resampler.flush()))
-            resampler = StreamResampler(sample_rate, self._target.sample_rate)
-            self._resampler = resampler
-        resampler.feed(pcm)
-        missing = self._batcher.batch_bytes - self._batcher.pending_bytes
-        if resampler.available() * self._target.bytes_per_sample >= missing:
-            batches.extend(self._push(resampler.drain()))
+                batches.extend(self._drain_input(final=True))
+            self._resampler = StreamResampler(sample_rate, self._target.sample_rate)
+            self._update_input_needed()
+        # Per-frame work is only a byte append: the filter runs once per completed batch.
+        self._input += pcm
+        if len(self._input) >= self._input_needed:
+            batches.extend(self._drain_input(final=False))
         return batches
 
     def flush(self) -> list[bytes]:
@@ -110,9 +118,7 @@ class InputAudioConverter:
             Remaining chunks; the last may be shorter than `batch_ms`. Empty when nothing
             was held.
         """
-        batches: list[bytes] = []
-        if self._resampler is not None:
-            batches.extend(self._push(self._resampler.flush()))
+        batches = self._drain_input(final=True)
         rest = self._batcher.flush()
         if rest:
             batches.append(rest)
@@ -133,6 +139,24 @@ class InputAudioConverter:
         flushed = self.flush()
         self._set_target(target)
         return flushed
+
+    def _drain_input(self, *, final: bool) -> list[bytes]:
+        resampler = self._resampler
+        if resampler is None:
+            return []
+        if self._input:
+            resampler.feed(self._input)
+            self._input.clear()
+        batches = self._push(resampler.flush() if final else resampler.drain())
+        self._update_input_needed()
+        return batches
+
+    def _update_input_needed(self) -> None:
+        if self._resampler is None:
+            return
+        missing = self._batcher.batch_bytes - self._batcher.pending_bytes
+        outputs = -(-missing // self._target.bytes_per_sample)
+        self._input_needed = 2 * self._resampler.input_needed(outputs)
 
     def _push(self, pcm: bytes) -> list[bytes]:
         if not pcm:

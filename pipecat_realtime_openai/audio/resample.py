@@ -138,6 +138,22 @@ class StreamResampler:
             return 0
         return ((self._fill - self._span) // self._down + 1) * self._up
 
+    def input_needed(self, outputs: int) -> int:
+        """Input samples still to feed before `drain()` can return at least `outputs` samples.
+
+        Args:
+            outputs: The number of output samples wanted.
+
+        Returns:
+            0 when enough input is already buffered.
+        """
+        if self._passthrough:
+            return max(0, outputs - len(self._pending) // 2)
+        if outputs <= 0:
+            return 0
+        groups = -(-outputs // self._up)
+        return max(0, self._span + (groups - 1) * self._down - self._fill)
+
     def drain(self) -> bytes:
         """Convert everything that can be converted without future input.
 
@@ -158,7 +174,9 @@ class StreamResampler:
             buffer=self._buf,
             strides=(self._down * 4, 4),
         )
-        out = np.dot(windows, self._matrix)
+        # The windows overlap in memory, which BLAS cannot take: copying them to a
+        # contiguous block first is cheaper than letting np.dot do it internally.
+        out = np.dot(np.ascontiguousarray(windows), self._matrix)
         consumed = groups * self._down
         remaining = self._fill - consumed
         self._buf[:remaining] = self._buf[consumed : self._fill]

@@ -2,6 +2,8 @@ import warnings
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pipecat_realtime_openai.audio.formats import PCM24K, PCMA, PCMU
 from pipecat_realtime_openai.audio.g711 import ulaw_to_pcm16
@@ -146,3 +148,29 @@ def test_output_decoder() -> None:
     assert OutputAudioDecoder(PCMU).decode(codes) == ulaw_to_pcm16(codes)
     assert OutputAudioDecoder(PCMA).decode(codes) == audioop.alaw2lin(codes, 2)
     assert OutputAudioDecoder(PCMA).sample_rate == 8000
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.sampled_from([8000, 16000, 24000, 44100, 48000]),
+    st.sampled_from([PCM24K, PCMU]),
+    st.sampled_from([1, 2]),
+    st.lists(st.integers(min_value=0, max_value=1200), min_size=1, max_size=25),
+)
+def test_converter_conserves_duration_for_any_framing(rate, target, channels, sizes) -> None:
+    converter = InputAudioConverter(target, batch_ms=40)
+    rng = np.random.default_rng(sum(sizes))
+    out: list[bytes] = []
+    for size in sizes:
+        frame = rng.integers(-8000, 8000, size * channels, dtype=np.int16).astype("<i2")
+        batches = converter.convert(frame.tobytes(), rate, channels)
+        assert all(len(batch) == target.bytes_from_ms(40) for batch in batches)
+        out.extend(batches)
+    out.extend(converter.flush())
+    expected_samples = round(sum(sizes) * target.sample_rate / rate)
+    assert abs(len(b"".join(out)) // target.bytes_per_sample - expected_samples) <= 1
+
+
+def test_odd_length_mono_frame_is_rejected() -> None:
+    with pytest.raises(ValueError):
+        InputAudioConverter(PCM24K).convert(b"\x00\x00\x00", 24000, 1)

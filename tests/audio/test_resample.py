@@ -217,3 +217,22 @@ def test_downmix_mono_and_partial_frames() -> None:
     assert np.frombuffer(downmix_to_mono(three, 3), "<i2").tolist() == [6, -6]
     with pytest.raises(ValueError):
         downmix_to_mono(b"", 0)
+
+
+@pytest.mark.parametrize(("in_rate", "out_rate"), RATE_PAIRS)
+@pytest.mark.parametrize("wanted", [1, 100, 960, 3000])
+def test_input_needed_is_exact(in_rate: int, out_rate: int, wanted: int) -> None:
+    def primed() -> StreamResampler:
+        resampler = StreamResampler(in_rate, out_rate)
+        resampler.feed(bytes(2 * 37))
+        return resampler
+
+    needed = primed().input_needed(wanted)
+    enough = primed()
+    enough.feed(bytes(2 * needed))
+    assert enough.available() >= wanted
+    assert enough.input_needed(wanted) == 0
+    if needed:
+        short = primed()
+        short.feed(bytes(2 * (needed - 1)))
+        assert short.available() < wanted
