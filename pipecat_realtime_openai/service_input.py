@@ -1,0 +1,276 @@
+"""User audio and video -> client events: the send side of the service.
+
+:class:`InputAudioPath` converts Pipecat audio to the session's input format, batches
+it, holds it until the session is configured, and flushes whatever resampling and
+batching hold back once input pauses, so no audio is lost at the end of an utterance.
+Audio is encoded with :func:`~pipecat_realtime_openai.protocol.fast.encode_append`:
+no pydantic model is built per chunk.
+
+:class:`VideoInput` rate-limits video frames and turns them into JPEG data URIs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import io
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
+
+from loguru import logger
+from PIL import Image
+
+from pipecat_realtime_openai.audio.formats import AudioFormatSpec
+from pipecat_realtime_openai.audio.pipeline import InputAudioConverter
+from pipecat_realtime_openai.protocol.client_events import InputAudioBufferClearEvent
+from pipecat_realtime_openai.protocol.fast import encode_append
+from pipecat_realtime_openai.protocol.session import ImageDetail
+
+DEFAULT_PREROLL_SECS = 0.5
+"""Manual-mode pre-roll when no VAD reported its ``start_secs``."""
+
+PREROLL_MARGIN_SECS = 0.3
+"""Added to the VAD's ``start_secs`` when sizing the pre-roll from it."""
+
+SendText = Callable[[str], Awaitable[None]]
+StartTask = Callable[[Coroutine[Any, Any, None]], asyncio.Task]
+StopTask = Callable[[asyncio.Task], Awaitable[None]]
+
+
+class InputAudioPath:
+    """Converts, batches, holds and sends user audio.
+
+    Args:
+        send: Sends one JSON text on the connection.
+        target: Initial session input format.
+        batch_ms: Audio duration per ``input_audio_buffer.append``.
+        flush_after_ms: Input pause after which held-back audio is sent.
+        max_pending_secs: Audio kept while the session is not ready (oldest dropped).
+        preroll_secs: Fixed manual-mode pre-roll, or None to size it from the VAD.
+    """
+
+    def __init__(
+        self,
+        send: SendText,
+        target: AudioFormatSpec,
+        *,
+        batch_ms: int,
+        flush_after_ms: int,
+        max_pending_secs: float,
+        preroll_secs: float | None,
+    ) -> None:
+        self._send = send
+        self._converter = InputAudioConverter(target, batch_ms)
+        self._flush_after = flush_after_ms / 1000
+        self._max_pending_secs = max_pending_secs
+        self._ready = False
+        self._pending: deque[bytes] = deque()
+        self._pending_bytes = 0
+        self._preroll_fixed = preroll_secs
+        self._preroll_secs = preroll_secs if preroll_secs is not None else DEFAULT_PREROLL_SECS
+        self._preroll = bytearray()
+        self._keep_preroll = False
+        self._last_audio_at = 0.0
+        self._audio_arrived = asyncio.Event()
+        self._timer: asyncio.Task | None = None
+        self.sent_bytes = 0
+        """Wire bytes sent so far (for tests and diagnostics)."""
+
+    @property
+    def target(self) -> AudioFormatSpec:
+        """The session input format audio is converted to."""
+        return self._converter.target
+
+    @property
+    def ready(self) -> bool:
+        """Whether audio goes out immediately (the session is configured)."""
+        return self._ready
+
+    def start(self, start_task: StartTask) -> None:
+        """Start the pause-flush timer.
+
+        Args:
+            start_task: Creates a managed task (the service's ``create_task``).
+        """
+        if self._timer is None:
+            self._timer = start_task(self._flush_when_paused())
+
+    async def stop(self, stop_task: StopTask) -> None:
+        """Stop the pause-flush timer.
+
+        Args:
+            stop_task: Cancels a managed task (the service's ``cancel_task``).
+        """
+        if self._timer is not None:
+            timer, self._timer = self._timer, None
+            await stop_task(timer)
+
+    def set_manual_turns(self, manual: bool) -> None:
+        """Keep a pre-roll of recent audio (manual turn mode only).
+
+        Args:
+            manual: True when local turn detection drives turns.
+        """
+        self._keep_preroll = manual
+        if not manual:
+            self._preroll.clear()
+
+    def set_vad_start_secs(self, start_secs: float) -> None:
+        """Size the pre-roll from the upstream VAD unless it was fixed by the user.
+
+        Args:
+            start_secs: The VAD's ``start_secs``.
+        """
+        if self._preroll_fixed is None:
+            self._preroll_secs = start_secs + PREROLL_MARGIN_SECS
+
+    async def retarget(self, target: AudioFormatSpec) -> None:
+        """Switch the input format; audio held in the old format is sent first.
+
+        Args:
+            target: The new session input format.
+        """
+        if target == self._converter.target:
+            return
+        for chunk in self._converter.retarget(target):
+            await self._emit(chunk)
+        # Pre-roll in the old format cannot be replayed into the new one.
+        self._preroll.clear()
+
+    async def set_ready(self, ready: bool) -> None:
+        """Mark the session configured (or not); held audio is sent in order when ready.
+
+        Args:
+            ready: True once ``session.updated`` confirmed the configuration.
+        """
+        self._ready = ready
+        if not ready:
+            return
+        while self._pending:
+            chunk = self._pending.popleft()
+            self._pending_bytes -= len(chunk)
+            await self._send_chunk(chunk)
+
+    def reset(self) -> None:
+        """Forget per-connection state: a new connection is not ready yet."""
+        self._ready = False
+        self._pending.clear()
+        self._pending_bytes = 0
+        self._preroll.clear()
+
+    async def push(self, pcm: bytes, sample_rate: int, num_channels: int) -> None:
+        """Convert and send (or hold) one input frame.
+
+        Args:
+            pcm: 16-bit PCM, interleaved when stereo.
+            sample_rate: The frame's rate.
+            num_channels: The frame's channel count.
+        """
+        for chunk in self._converter.convert(pcm, sample_rate, num_channels):
+            await self._emit(chunk)
+        self._last_audio_at = time.monotonic()
+        self._audio_arrived.set()
+
+    async def flush(self) -> None:
+        """Send everything the resampler and batcher hold back."""
+        for chunk in self._converter.flush():
+            await self._emit(chunk)
+
+    async def clear_and_replay_preroll(self) -> None:
+        """Clear the server input buffer, then re-append the recent pre-roll.
+
+        The clear wipes the speech onset that was appended before local turn
+        detection fired; replaying the pre-roll keeps it.
+        """
+        if not self._ready:
+            return
+        await self._send(InputAudioBufferClearEvent().to_json())
+        if self._preroll:
+            await self._send(encode_append(bytes(self._preroll)))
+
+    async def _emit(self, chunk: bytes) -> None:
+        if self._ready:
+            await self._send_chunk(chunk)
+            return
+        self._pending.append(chunk)
+        self._pending_bytes += len(chunk)
+        limit = self.target.bytes_from_ms(self._max_pending_secs * 1000)
+        while self._pending_bytes > limit and len(self._pending) > 1:
+            dropped = self._pending.popleft()
+            self._pending_bytes -= len(dropped)
+            logger.warning(
+                f"Input audio held for the session exceeds {self._max_pending_secs} s; "
+                f"dropped {self.target.ms_from_bytes(len(dropped))} ms of the oldest audio"
+            )
+
+    async def _send_chunk(self, chunk: bytes) -> None:
+        await self._send(encode_append(chunk))
+        self.sent_bytes += len(chunk)
+        if self._keep_preroll:
+            self._preroll.extend(chunk)
+            keep = self.target.bytes_from_ms(self._preroll_secs * 1000)
+            if len(self._preroll) > keep:
+                del self._preroll[: len(self._preroll) - keep]
+
+    async def _flush_when_paused(self) -> None:
+        while True:
+            await self._audio_arrived.wait()
+            self._audio_arrived.clear()
+            while True:
+                remaining = self._last_audio_at + self._flush_after - time.monotonic()
+                if remaining <= 0:
+                    break
+                await asyncio.sleep(remaining)
+            try:
+                await self.flush()
+            except Exception as exc:  # The timer must outlive a failed send.
+                logger.warning(f"Flushing held-back input audio failed: {exc}")
+
+
+class VideoInput:
+    """Rate limit and JPEG encoding of video frames.
+
+    Args:
+        max_fps: Most frames accepted per second.
+        detail: Image detail sent with each frame.
+    """
+
+    def __init__(self, max_fps: float, detail: ImageDetail) -> None:
+        self._min_interval = 1.0 / max_fps if max_fps > 0 else float("inf")
+        self._last_sent: float | None = None
+        self.detail: ImageDetail = detail
+
+    def accept(self, now: float) -> bool:
+        """Tell whether a frame arriving at ``now`` may be sent, and count it if so.
+
+        Args:
+            now: Monotonic seconds.
+
+        Returns:
+            True when enough time passed since the last accepted frame.
+        """
+        if self._last_sent is not None and now - self._last_sent < self._min_interval:
+            return False
+        self._last_sent = now
+        return True
+
+    @staticmethod
+    def to_data_uri(image: bytes, size: tuple[int, int], mode: str | None) -> str:
+        """Encode raw image bytes as a JPEG data URI.
+
+        Args:
+            image: Raw pixels.
+            size: Width and height.
+            mode: Pillow mode of the pixels (``RGB``, ``RGBA``, ``L``, ...).
+
+        Returns:
+            ``data:image/jpeg;base64,...``.
+        """
+        picture = Image.frombytes(mode or "RGB", size, image)
+        if picture.mode != "RGB":
+            picture = picture.convert("RGB")
+        buffer = io.BytesIO()
+        picture.save(buffer, format="JPEG")
+        return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")

@@ -1,0 +1,433 @@
+"""The connection side of the service: connecting, receiving, sending, configuring.
+
+:class:`RealtimeSessionBase` owns one Realtime connection at a time, the receive loop
+(which never dies on a bad frame), the ``session.update`` sent on ``session.created``
+and after settings changes, the error policy, and the per-connection state, gathered
+in :meth:`RealtimeSessionBase._reset_connection_state` so a reconnect can start clean.
+:class:`~pipecat_realtime_openai.service.OpenAIRealtimeLLMService` builds the frame
+handling on top of it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from loguru import logger
+from pipecat.adapters.llm.services.open_ai_realtime_adapter import OpenAIRealtimeLLMAdapter
+from pipecat.frames.frames import ErrorFrame
+from pipecat.services.llm_service import LLMService
+from pipecat.utils.errors import ErrorCategory
+from pipecat.utils.tracing.service_decorators import traced_openai_realtime
+from pipecat.utils.types import assert_given
+from websockets.exceptions import ConnectionClosed
+
+from pipecat_realtime_openai.audio.pipeline import OutputAudioDecoder
+from pipecat_realtime_openai.connection import ConnectionRefusedByServer, RealtimeConnection
+from pipecat_realtime_openai.errors import (
+    ErrorAction,
+    ErrorRule,
+    classify_error,
+    classify_http_status,
+)
+from pipecat_realtime_openai.protocol.client_events import ClientEvent, SessionUpdateEvent
+from pipecat_realtime_openai.protocol.items import ConversationItem
+from pipecat_realtime_openai.protocol.parse import parse_server_event
+from pipecat_realtime_openai.protocol.responses import RealtimeError
+from pipecat_realtime_openai.protocol.session import ImageDetail, SessionProperties
+from pipecat_realtime_openai.service_events import ServerEventHandler
+from pipecat_realtime_openai.service_input import InputAudioPath, VideoInput
+from pipecat_realtime_openai.session_config import (
+    SessionConfigState,
+    input_format,
+    output_format,
+    response_modalities,
+    turn_detection_disabled,
+)
+from pipecat_realtime_openai.settings import OpenAIRealtimeLLMSettings, session_wire_dict
+from pipecat_realtime_openai.state.function_calls import FunctionCallTracker
+from pipecat_realtime_openai.state.playback import PlaybackTracker
+from pipecat_realtime_openai.state.response import Closing, ResponseLifecycle
+
+_FATAL_CATEGORIES = {
+    "invalid_api_key": ErrorCategory.AUTHENTICATION,
+    "http_401": ErrorCategory.AUTHENTICATION,
+    "http_403": ErrorCategory.AUTHORIZATION,
+    "account_deactivated": ErrorCategory.AUTHORIZATION,
+    "insufficient_quota": ErrorCategory.QUOTA,
+    "billing_hard_limit_reached": ErrorCategory.QUOTA,
+}
+
+
+class ItemRetrievals:
+    """Callers waiting for ``conversation.item.retrieve`` answers, by item id."""
+
+    _PREFIX = "rci_"
+
+    def __init__(self) -> None:
+        self._waiting: dict[str, list[asyncio.Future[ConversationItem]]] = {}
+
+    def event_id(self, item_id: str) -> str:
+        """Return the client event id that ties an error back to the item."""
+        return self._PREFIX + item_id
+
+    def wait_for(
+        self, item_id: str, loop: asyncio.AbstractEventLoop
+    ) -> tuple[asyncio.Future[ConversationItem], bool]:
+        """Register a waiter.
+
+        Returns:
+            The future to await, and whether a retrieve must be sent (no other
+            retrieval of the item is in flight).
+        """
+        future: asyncio.Future[ConversationItem] = loop.create_future()
+        waiters = self._waiting.setdefault(item_id, [])
+        waiters.append(future)
+        return future, len(waiters) == 1
+
+    def resolve(self, item_id: str, item: ConversationItem) -> None:
+        """Answer every waiter of an item."""
+        for future in self._waiting.pop(item_id, []):
+            if not future.done():
+                future.set_result(item)
+
+    def fail_by_event(self, event_id: str | None, message: str) -> bool:
+        """Fail the waiters of the retrieve that caused an error; True if there were any."""
+        if not event_id or not event_id.startswith(self._PREFIX):
+            return False
+        waiters = self._waiting.pop(event_id[len(self._PREFIX) :], [])
+        for future in waiters:
+            if not future.done():
+                future.set_exception(RuntimeError(message))
+        return bool(waiters)
+
+    def fail_all(self, message: str) -> None:
+        """Fail every waiter (the connection closed)."""
+        waiting, self._waiting = self._waiting, {}
+        for waiters in waiting.values():
+            for future in waiters:
+                if not future.done():
+                    future.set_exception(RuntimeError(message))
+
+
+class RealtimeSessionBase(LLMService[OpenAIRealtimeLLMAdapter]):
+    """Connection, sending, session configuration and error policy of the service.
+
+    Args:
+        api_key: API key sent as a Bearer token.
+        base_url: WebSocket endpoint without the model query.
+        settings: Complete store-mode settings.
+        audio_batch_ms: Duration of each audio append.
+        audio_flush_after_ms: Input pause after which held-back audio is sent.
+        max_pending_audio_secs: Audio kept until the session is configured.
+        user_audio_preroll_secs: Manual-mode pre-roll, or None for automatic.
+        video_max_fps: Most video frames sent per second.
+        video_frame_detail: Image detail of video frames.
+        **kwargs: Passed to ``LLMService``.
+    """
+
+    _settings: OpenAIRealtimeLLMSettings
+
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        base_url: str,
+        settings: OpenAIRealtimeLLMSettings,
+        audio_batch_ms: int,
+        audio_flush_after_ms: int,
+        max_pending_audio_secs: float,
+        user_audio_preroll_secs: float | None,
+        video_max_fps: float,
+        video_frame_detail: ImageDetail,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(settings=settings, **kwargs)
+        self.api_key = api_key
+        self._base_url = base_url
+        sp = assert_given(self._settings.session_properties)
+        self._conn: RealtimeConnection | None = None
+        self._session_task: asyncio.Task | None = None
+        self._closing = False
+        self._reconnect_requested = False
+        self._fatal_reported = False
+        self._event_ids = itertools.count(1)
+        self._events = ServerEventHandler(self)
+        self._audio_in = InputAudioPath(
+            self._send_text,
+            input_format(sp),
+            batch_ms=audio_batch_ms,
+            flush_after_ms=audio_flush_after_ms,
+            max_pending_secs=max_pending_audio_secs,
+            preroll_secs=user_audio_preroll_secs,
+        )
+        self._audio_in.set_manual_turns(turn_detection_disabled(sp))
+        self._video_in = VideoInput(video_max_fps, video_frame_detail)
+        out = output_format(sp)
+        self._output_decoder = OutputAudioDecoder(out)
+        self._playback = PlaybackTracker(bytes_per_ms=out.bytes_per_ms)
+        self._session_state = SessionConfigState()
+        self._lifecycle = ResponseLifecycle()
+        self._calls = FunctionCallTracker()
+        self._retrievals = ItemRetrievals()
+        self._session_ready = False
+        self._response_wanted_when_ready = False
+        self._pending_input = False
+        self._drop_owed = False
+        self._response_request_id: str | None = None
+
+    @property
+    def url(self) -> str:
+        """The WebSocket URL of the next connection (endpoint plus ``model`` query)."""
+        separator = "&" if "?" in self._base_url else "?"
+        return f"{self._base_url}{separator}model={self._settings.model}"
+
+    @property
+    def base_url(self) -> str:
+        """Same as :attr:`url` (the name Pipecat's built-in service uses)."""
+        return self.url
+
+    # -- connection lifecycle ------------------------------------------------------
+
+    async def _connect(self) -> None:
+        """Open the session in the background (connect, then receive until closed)."""
+        if self._session_task is not None:
+            return
+        self._closing = False
+        self._audio_in.start(self.create_task)
+        self._session_task = self.create_task(self._run_session(), name=f"{self}::session")
+
+    async def _disconnect(self) -> None:
+        """Close the connection and forget everything tied to it."""
+        self._closing = True
+        task, self._session_task = self._session_task, None
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            await conn.close()
+        if task is not None:
+            await self.cancel_task(task, timeout=1.0)
+        await self._audio_in.stop(self.cancel_task)
+        await self._reset_connection_state()
+
+    async def _run_session(self) -> None:
+        while True:
+            conn = RealtimeConnection(self.url, {"Authorization": f"Bearer {self.api_key}"})
+            try:
+                await conn.connect()
+            except ConnectionRefusedByServer as exc:
+                await self._report_error(
+                    str(exc), classify_http_status(exc.status), f"http_{exc.status}"
+                )
+                return
+            except Exception as exc:
+                await self.push_error(f"Error connecting to {self.url}: {exc}", exception=exc)
+                return
+            self._conn = conn
+            await self._receive(conn)
+            self._conn = None
+            if self._closing:
+                return
+            await self._reset_connection_state()
+            if self._reconnect_requested:
+                self._reconnect_requested = False
+                logger.info(f"{self}: reconnecting to {self.url}")
+                continue
+            await self.push_error(
+                f"The Realtime connection closed unexpectedly (code {conn.close_code}, "
+                f"reason {conn.close_reason!r})"
+            )
+            return
+
+    async def _receive(self, conn: RealtimeConnection) -> None:
+        async for raw in conn.messages():
+            try:
+                await self._events.handle(parse_server_event(raw))
+            except Exception as exc:
+                # One bad event must not end the session. No traceback: its locals
+                # could hold audio payloads.
+                logger.error(f"{self}: error handling a server event: {type(exc).__name__}: {exc}")
+
+    async def _reset_connection_state(self) -> None:
+        """Reset everything tied to one connection.
+
+        Called when a connection ends (before a reconnect, and at shutdown). It resets:
+        session readiness and what the server was told about the session; input audio
+        held for the session and the manual-mode pre-roll; the response in progress
+        (its open frames are closed) and owed or wanted response requests; assistant
+        audio playback bookkeeping; function calls whose arguments never completed
+        (complete ones stay answerable); the conversation seed (the next connection
+        seeds a fresh server conversation from the context); pending item retrievals
+        (they fail).
+        """
+        self._session_ready = False
+        self._session_state.reset()
+        self._audio_in.reset()
+        closing = self._lifecycle.on_disconnected()
+        if not self._closing:
+            await self._close_response_frames(closing.tts_stopped, closing.full_response_end)
+        self._playback.reset()
+        self._calls.reset()
+        self._on_connection_reset()
+        self._events.reset()
+        self._retrievals.fail_all("the Realtime connection closed")
+        self._pending_input = False
+        self._drop_owed = False
+        self._response_request_id = None
+
+    def _on_connection_reset(self) -> None:
+        """Hook for the service's own per-connection state."""
+
+    async def _close_response_frames(self, tts_stopped: bool, full_response_end: bool) -> None:
+        """Push the frames that close a response (implemented by the service)."""
+
+    # -- sending -----------------------------------------------------------------------
+
+    async def send_client_event(self, event: Any) -> None:
+        """Send a client event.
+
+        Args:
+            event: A client event of this package, a Pipecat ``events.ClientEvent``, or
+                a wire dict.
+        """
+        if isinstance(event, ClientEvent):
+            text = event.to_json()
+        elif hasattr(event, "model_dump"):
+            text = json.dumps(event.model_dump(exclude_none=True))
+        elif isinstance(event, Mapping):
+            text = json.dumps(dict(event))
+        else:
+            raise TypeError(f"cannot send {type(event).__name__} as a client event")
+        await self._send_text(text)
+
+    async def _send(self, event: ClientEvent) -> None:
+        logger.trace(f"{self}: sending {event.type}")
+        await self._send_text(event.to_json())
+
+    async def _send_text(self, text: str) -> None:
+        conn = self._conn
+        if conn is None or not conn.is_open:
+            logger.debug(f"{self}: not connected; a client event was dropped")
+            return
+        try:
+            await conn.send(text)
+        except ConnectionClosed:
+            logger.debug(f"{self}: connection closed while sending a client event")
+        except Exception as exc:
+            await self.push_error(f"Error sending a client event: {exc}", exception=exc)
+
+    def _next_event_id(self, prefix: str) -> str:
+        return f"{prefix}_{next(self._event_ids)}"
+
+    # -- session configuration -----------------------------------------------------------
+
+    @traced_openai_realtime(operation="llm_setup")
+    async def _configure_session(self) -> None:
+        """Send the whole configuration (on ``session.created``)."""
+        self._session_state.reset()
+        await self._update_session()
+
+    async def _update_session(self) -> None:
+        """Send a ``session.update`` with what changed since the server was last told.
+
+        Before the first configuration of a connection this does nothing: the update
+        sent on ``session.created`` carries everything.
+        """
+        if self._conn is None:
+            return
+        first = self._session_state.sent is None
+        if first and not self._conn.is_open:
+            return
+        desired = await self._desired_session()
+        plan = self._session_state.plan(desired, self._settings.model)
+        for warning in plan.warnings:
+            logger.warning(f"{self}: {warning}")
+        if plan.session is None:
+            return
+        await self._send(SessionUpdateEvent(session=SessionProperties.model_validate(plan.session)))
+        self._session_state.on_sent(plan.session)
+        await self._apply_formats()
+
+    async def _desired_session(self) -> dict[str, Any]:
+        sp = assert_given(self._settings.session_properties)
+        wire = session_wire_dict(sp)
+        if sp.output_modalities is not None:
+            # Responses carry one modality; "audio" includes its transcript.
+            wire["output_modalities"] = response_modalities(sp)
+        adapter = self.get_llm_adapter()
+        context = self._context
+        instructions = self._settings.system_instruction or None
+        if context is not None:
+            params = await adapter.get_llm_invocation_params(
+                context, system_instruction=instructions, service_tools=sp.tools
+            )
+            instructions = params["system_instruction"]
+            tools: Any = params["tools"]
+        else:
+            tools = adapter.from_standard_tools(sp.tools)
+        if instructions:
+            wire["instructions"] = instructions
+        wire["tools"] = list(tools) if isinstance(tools, list) else []
+        return wire
+
+    async def _apply_formats(self) -> None:
+        sp = assert_given(self._settings.session_properties)
+        await self._audio_in.retarget(input_format(sp))
+        self._audio_in.set_manual_turns(turn_detection_disabled(sp))
+        out = output_format(sp)
+        if out != self._output_decoder.format:
+            self._output_decoder = OutputAudioDecoder(out)
+            self._playback = PlaybackTracker(bytes_per_ms=out.bytes_per_ms)
+
+    # -- errors ------------------------------------------------------------------------------
+
+    async def _on_server_error(self, error: RealtimeError) -> None:
+        """Apply the error policy to a server ``error`` event."""
+        message = error.message or "unknown error"
+        if error.code == "item_retrieve_invalid_item_id" and self._retrievals.fail_by_event(
+            error.event_id, message
+        ):
+            return
+        if error.event_id is not None and error.event_id == self._response_request_id:
+            already_active = error.code == "conversation_already_has_active_response"
+            await self._close_response(self._lifecycle.on_request_failed(already_active))
+        rule = classify_error(error.code, error.type)
+        await self._report_error(f"{error.code or error.type}: {message}", rule, error.code)
+
+    async def _report_error(self, description: str, rule: ErrorRule, code: str | None) -> None:
+        text = f"OpenAI Realtime error {description} ({rule.hint})"
+        if rule.action is ErrorAction.IGNORE:
+            logger.debug(f"{self}: {text}")
+        elif rule.action is ErrorAction.RECOVER:
+            await self.push_error(text)
+        elif rule.action is ErrorAction.RECONNECT:
+            logger.warning(f"{self}: {text}")
+            self._reconnect_requested = True
+            if self._conn is not None:
+                await self._conn.close()
+        elif not self._fatal_reported:
+            self._fatal_reported = True
+            frame = ErrorFrame(
+                error=text, category=_FATAL_CATEGORIES.get(code or "", ErrorCategory.UNKNOWN)
+            )
+            # Set after construction: the constructor warns about the deprecated flag.
+            frame.fatal = True
+            await self.push_error_frame(frame, force_treat_as_permanent=True)
+
+    async def _close_response(self, closing: Closing) -> None:
+        """Push the frames a finished response needs; send an owed request."""
+        await self._close_response_frames(closing.tts_stopped, closing.full_response_end)
+        if closing.response_create_due:
+            if self._drop_owed:
+                self._drop_owed = False
+            else:
+                await self._request_response()
+
+    async def _request_response(self, *, start_metrics: bool = True) -> None:
+        """Ask the model to respond (implemented by the service)."""
+
+    @property
+    def _context(self) -> Any:
+        return None
