@@ -78,12 +78,13 @@ class StreamResampler:
         out_rate: Output sample rate in Hz.
 
     Raises:
-        ValueError: When a rate is not a positive integer.
+        ValueError: When a rate is not a positive whole number of Hz.
     """
 
     def __init__(self, in_rate: int, out_rate: int) -> None:
-        if in_rate <= 0 or out_rate <= 0:
-            raise ValueError(f"sample rates must be positive, got {in_rate} -> {out_rate}")
+        if in_rate <= 0 or out_rate <= 0 or in_rate != int(in_rate) or out_rate != int(out_rate):
+            raise ValueError(f"sample rates must be positive integers, got {in_rate} -> {out_rate}")
+        in_rate, out_rate = int(in_rate), int(out_rate)
         self.in_rate = in_rate
         self.out_rate = out_rate
         common = math.gcd(in_rate, out_rate)

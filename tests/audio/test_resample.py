@@ -195,6 +195,9 @@ def test_invalid_input() -> None:
     with pytest.raises(ValueError):
         StreamResampler(0, 24000)
     with pytest.raises(ValueError):
+        StreamResampler(22050.5, 24000)  # type: ignore[arg-type]
+    assert StreamResampler(16000.0, 24000).in_rate == 16000  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
         StreamResampler(16000, 24000).process(b"\x00\x00\x00")
 
 
