@@ -44,7 +44,9 @@ class AudioItem:
 
     def received_ms(self, bytes_per_ms: float) -> int:
         """Return the whole milliseconds of audio received for this item (floored)."""
-        return math.floor(self.bytes_received / bytes_per_ms + _EPSILON_MS)
+        # Floor division, never rounding up: the server rejects a truncation even 1 ms
+        # past the audio it generated.
+        return int(self.bytes_received // bytes_per_ms)
 
 
 @dataclass(frozen=True, slots=True)
