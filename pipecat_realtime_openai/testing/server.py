@@ -111,6 +111,8 @@ class RealtimeSimulator:
             self._requested_port,
             process_request=self._check_request,
             max_size=None,
+            # Stopping must not hang on a test client that stopped reading.
+            close_timeout=1,
         )
         logger.debug(f"simulator: listening on {self.base_url}")
 

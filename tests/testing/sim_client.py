@@ -28,7 +28,10 @@ class SimClient:
         cls, sim: RealtimeSimulator, model: str = "gpt-realtime", api_key: str = "sk-test"
     ) -> SimClient:
         ws = await connect(
-            sim.url(model), additional_headers={"Authorization": f"Bearer {api_key}"}, max_size=None
+            sim.url(model),
+            additional_headers={"Authorization": f"Bearer {api_key}"},
+            max_size=None,
+            max_queue=None,
         )
         client = cls(ws)
         created = await client.recv()
