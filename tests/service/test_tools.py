@@ -1,0 +1,156 @@
+"""Function calls: parallel calls answered once, failing tools, intermediate results."""
+
+import json
+
+from pipecat.frames.frames import (
+    ErrorFrame,
+    FunctionCallResultFrame,
+    LLMContextFrame,
+    LLMFullResponseEndFrame,
+    LLMFullResponseStartFrame,
+    LLMRunFrame,
+    TTSTextFrame,
+)
+from pipecat.processors.aggregators.llm_context import LLMContext
+from pipecat.processors.aggregators.llm_response_universal import LLMContextAggregatorPair
+from pipecat.processors.frame_processor import FrameDirection
+from pipecat.services.llm_service import FunctionCallParams
+
+from pipecat_realtime_openai.testing import FunctionCall, Reply, ScriptedResponder
+from tests.service.conftest import Recorder, make_service
+
+TWO_CALLS = Reply(
+    function_calls=[
+        FunctionCall("get_weather", {"city": "Paris"}, call_id="call_weather"),
+        FunctionCall("get_time", {"zone": "CET"}, call_id="call_time"),
+    ]
+)
+
+
+def after_tools(context) -> Reply:
+    outputs = context.function_outputs
+    return Reply(text=f"Weather {outputs.get('call_weather')} time {outputs.get('call_time')}")
+
+
+async def weather(params: FunctionCallParams) -> None:
+    await params.result_callback({"sky": "sunny"})
+
+
+async def clock(params: FunctionCallParams) -> None:
+    await params.result_callback({"time": "noon"})
+
+
+def outputs_and_creates(conn) -> list[str]:
+    marks = []
+    for event in conn.client_events:
+        if event.get("type") == "response.create":
+            marks.append("create")
+        elif event.get("type") == "conversation.item.create":
+            item = event["item"]
+            if item["type"] == "function_call_output":
+                marks.append(f"output:{item['call_id']}")
+    return marks
+
+
+async def run_tool_round(simulator, harnesses, with_aggregators: bool):
+    simulator.responder = ScriptedResponder([TWO_CALLS, after_tools])
+    service = make_service(simulator)
+    service.register_function("get_weather", weather)
+    service.register_function("get_time", clock)
+    context = LLMContext(messages=[{"role": "user", "content": "Weather and time in Paris?"}])
+    # Records what the service itself pushes (the assistant aggregator consumes some).
+    out = Recorder(FrameDirection.DOWNSTREAM)
+    if with_aggregators:
+        pair = LLMContextAggregatorPair(context)
+        harness = harnesses(pair.user(), service, out, pair.assistant())
+    else:
+        harness = harnesses(service, out)
+    await harness.start()
+    if with_aggregators:
+        await harness.send(LLMRunFrame())
+    else:
+        await harness.send(LLMContextFrame(context=context))
+    await out.wait_for(LLMFullResponseEndFrame, count=2)
+    conn = simulator.connections[0]
+    await harness.stop()
+    return out, conn
+
+
+async def test_two_parallel_calls_get_one_response_create(simulator, harnesses):
+    out, conn = await run_tool_round(simulator, harnesses, with_aggregators=False)
+    assert outputs_and_creates(conn) in (
+        ["create", "output:call_weather", "output:call_time", "create"],
+        ["create", "output:call_time", "output:call_weather", "create"],
+    )
+    outputs = {
+        e["item"]["call_id"]: json.loads(e["item"]["output"])
+        for e in conn.client_events
+        if e.get("type") == "conversation.item.create"
+        and e["item"]["type"] == "function_call_output"
+    }
+    assert outputs == {"call_weather": {"sky": "sunny"}, "call_time": {"time": "noon"}}
+    assert len(out.of(LLMFullResponseStartFrame)) == 2
+    spoken = "".join(f.text for f in out.of(TTSTextFrame))
+    assert "sunny" in spoken and "noon" in spoken
+
+
+async def test_tool_round_through_aggregators_speaks_once(simulator, harnesses):
+    out, conn = await run_tool_round(simulator, harnesses, with_aggregators=True)
+    assert outputs_and_creates(conn).count("create") == 2
+    assert conn.server_event_types.count("response.created") == 2
+    assert len(out.of(LLMFullResponseStartFrame)) == 2
+    assert len(out.of(LLMFullResponseEndFrame)) == 2
+
+
+async def test_failing_tool_sends_error_result_and_conversation_goes_on(simulator, harnesses):
+    simulator.responder = ScriptedResponder(
+        [Reply(function_calls=[FunctionCall("explode", {}, call_id="call_x")]), Reply(text="Sorry")]
+    )
+
+    async def explode(params: FunctionCallParams) -> None:
+        raise RuntimeError("kaboom")
+
+    service = make_service(simulator)
+    service.register_function("explode", explode)
+    harness = harnesses(service)
+    await harness.start()
+    await harness.send(
+        LLMContextFrame(context=LLMContext(messages=[{"role": "user", "content": "Go"}]))
+    )
+    await harness.down.wait_for(LLMFullResponseEndFrame, count=2)
+    await harness.stop()
+
+    conn = simulator.connections[0]
+    output = next(
+        e["item"]["output"]
+        for e in conn.client_events
+        if e.get("type") == "conversation.item.create"
+        and e["item"]["type"] == "function_call_output"
+    )
+    assert "explode" in output and "failed" in output
+    assert harness.up.of(ErrorFrame)
+    assert outputs_and_creates(conn) == ["create", "output:call_x", "create"]
+    assert harness.down.of(FunctionCallResultFrame)
+
+
+async def test_unparseable_arguments_are_reported_to_the_model(simulator, harnesses):
+    simulator.responder = ScriptedResponder(
+        [Reply(function_calls=[FunctionCall("get_weather", "{not json", call_id="call_bad")])]
+    )
+    service = make_service(simulator)
+    service.register_function("get_weather", weather)
+    harness = harnesses(service)
+    await harness.start()
+    await harness.send(
+        LLMContextFrame(context=LLMContext(messages=[{"role": "user", "content": "x"}]))
+    )
+    await harness.down.wait_for(LLMFullResponseEndFrame, count=2)
+    await harness.stop()
+    conn = simulator.connections[0]
+    output = next(
+        e["item"]["output"]
+        for e in conn.client_events
+        if e.get("type") == "conversation.item.create"
+        and e["item"]["type"] == "function_call_output"
+    )
+    assert output.startswith("Invalid JSON arguments")
