@@ -17,13 +17,8 @@ from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
 from pipecat_realtime_openai.testing.faults import SESSION_EXPIRED_MESSAGE, Faults
-from pipecat_realtime_openai.testing.session_state import (
-    INVALID_JSON_MESSAGE,
-    Event,
-    RealtimeSessionState,
-    error_event,
-    make_event,
-)
+from pipecat_realtime_openai.testing.server_events import Event, error_event, make_event
+from pipecat_realtime_openai.testing.session_state import INVALID_JSON_MESSAGE, RealtimeSessionState
 
 Pace = Literal["fast", "realtime"]
 _CLOSE = object()

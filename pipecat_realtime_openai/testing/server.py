@@ -16,7 +16,8 @@ from websockets.http11 import Request, Response
 from pipecat_realtime_openai.testing.connection import Pace, SimulatedConnection
 from pipecat_realtime_openai.testing.faults import Faults
 from pipecat_realtime_openai.testing.responder import Responder
-from pipecat_realtime_openai.testing.session_state import RealtimeSessionState, error_event
+from pipecat_realtime_openai.testing.server_events import error_event
+from pipecat_realtime_openai.testing.session_state import RealtimeSessionState
 from pipecat_realtime_openai.testing.transcription import TranscriptQueue
 
 REALTIME_PATH = "/v1/realtime"

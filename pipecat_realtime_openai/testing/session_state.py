@@ -18,13 +18,10 @@ from pipecat_realtime_openai.testing.audio_codec import decode_samples
 from pipecat_realtime_openai.testing.conversation import ConversationStore, ItemError
 from pipecat_realtime_openai.testing.ids import new_id
 from pipecat_realtime_openai.testing.input_buffer import InputAudioBuffer
-from pipecat_realtime_openai.testing.responder import (
-    EchoResponder,
-    Responder,
-    ResponseContext,
-    last_user_text,
-)
+from pipecat_realtime_openai.testing.responder import EchoResponder, Responder
+from pipecat_realtime_openai.testing.response_factory import start_response
 from pipecat_realtime_openai.testing.responses import ResponseRun
+from pipecat_realtime_openai.testing.server_events import Event, error_event, make_event
 from pipecat_realtime_openai.testing.session_config import (
     ConfigError,
     apply_session_update,
@@ -42,41 +39,7 @@ from pipecat_realtime_openai.testing.validation import (
     error_code_and_param,
 )
 
-Event = dict[str, Any]
-
 INVALID_JSON_MESSAGE = "The event is not valid JSON."
-
-
-def make_event(event_type: str, **fields: Any) -> Event:
-    """Build a server event dict with a fresh ``event_...`` id."""
-    return {"type": event_type, "event_id": new_id("event"), **fields}
-
-
-def error_event(
-    code: str | None,
-    message: str,
-    *,
-    param: str | None = None,
-    client_event_id: str | None = None,
-    error_type: str = "invalid_request_error",
-) -> Event:
-    """Build an ``error`` server event.
-
-    Args:
-        code: Error code (e.g. ``response_cancel_not_active``).
-        message: Human-readable message.
-        param: Offending parameter, if any.
-        client_event_id: ``event_id`` of the client event that caused it.
-        error_type: Error type (``invalid_request_error`` for client mistakes).
-    """
-    error = {
-        "type": error_type,
-        "code": code,
-        "message": message,
-        "param": param,
-        "event_id": client_event_id,
-    }
-    return make_event("error", error=error)
 
 
 class RealtimeSessionState:
@@ -111,9 +74,6 @@ class RealtimeSessionState:
 
     def _input_spec(self) -> AudioFormatSpec:
         return AudioFormatSpec.from_session_format(self.session["audio"]["input"]["format"])
-
-    def _output_spec(self) -> AudioFormatSpec:
-        return AudioFormatSpec.from_session_format(self.session["audio"]["output"]["format"])
 
     def _configure_vad(self) -> None:
         settings = VadSettings.from_turn_detection(self.session["audio"]["input"]["turn_detection"])
@@ -393,72 +353,18 @@ class RealtimeSessionState:
         self.active = None
         return events
 
-    def _context_items(self, options: dict[str, Any]) -> list[dict[str, Any]]:
-        if options.get("input") is None:
-            return copy.deepcopy(self.store.items)
-        items = []
-        for entry in options["input"]:
-            if entry.get("type") == "item_reference":
-                found = self.store.get(entry.get("id", ""))
-                if found is not None:
-                    items.append(copy.deepcopy(found))
-            else:
-                items.append(copy.deepcopy(entry))
-        return items
-
     def _start_response(
-        self,
-        options: dict[str, Any],
-        early: list[Event],
-        late: list[Event],
+        self, options: dict[str, Any], early: list[Event], late: list[Event]
     ) -> list[Event]:
-        in_conversation = options.get("conversation", "auto") != "none"
-        output = self.session["audio"]["output"]
-        voice = ((options.get("audio") or {}).get("output") or {}).get("voice") or output["voice"]
-        response = {
-            "object": "realtime.response",
-            "id": new_id("resp"),
-            "status": "in_progress",
-            "status_details": None,
-            "output": [],
-            "conversation_id": self.conversation_id if in_conversation else None,
-            "output_modalities": list(
-                options.get("output_modalities") or self.session["output_modalities"]
-            ),
-            "max_output_tokens": options.get(
-                "max_output_tokens", self.session["max_output_tokens"]
-            ),
-            "audio": {"output": {"format": copy.deepcopy(output["format"]), "voice": voice}},
-            "usage": None,
-            "metadata": options.get("metadata"),
-        }
-        items = self._context_items(options)
-        function_outputs = {
-            item["call_id"]: item.get("output", "")
-            for item in items
-            if item.get("type") == "function_call_output" and "call_id" in item
-        }
-        context = ResponseContext(
-            items=items,
-            session=copy.deepcopy(self.session),
-            response=copy.deepcopy(options),
-            last_user_text=last_user_text(items),
-            function_outputs=function_outputs,
-        )
-        reply = self.responder.reply(context)
-        self.active = ResponseRun(
-            reply=reply,
-            response=response,
-            in_conversation=in_conversation,
+        self.active = start_response(
+            session=self.session,
             store=self.store,
-            output_spec=self._output_spec(),
-            speed=float(output.get("speed") or 1.0),
-            make_event=make_event,
-            context_items=items,
-            instructions=options.get("instructions") or self.session.get("instructions") or "",
+            conversation_id=self.conversation_id,
+            responder=self.responder,
+            options=options,
             previous_input_tokens=self._previous_input_tokens,
-            early_events=early,
-            late_events=late,
+            early=early,
+            late=late,
         )
         # The events themselves are pulled with next_response_step(), so the socket
         # layer can pace them.
