@@ -62,6 +62,7 @@ class RealtimeSimulator:
         responder: Responder | None = None,
         pace: Pace = "fast",
         faults: Faults | None = None,
+        rate_limits: bool = False,
     ) -> None:
         """Configure the simulator (nothing listens until `start`).
 
@@ -72,6 +73,8 @@ class RealtimeSimulator:
             responder: Decides replies; None echoes the last user text or transcript.
             pace: ``"fast"`` or ``"realtime"`` reply audio streaming.
             faults: Fault injection settings.
+            rate_limits: Send `rate_limits.updated` after each `response.done` (off by
+                default, like most recorded real sessions).
         """
         if pace not in ("fast", "realtime"):
             raise ValueError(f"pace must be 'fast' or 'realtime', not {pace!r}")
@@ -81,6 +84,7 @@ class RealtimeSimulator:
         self.responder = responder
         self.pace: Pace = pace
         self.faults = faults if faults is not None else Faults()
+        self.rate_limits = rate_limits
         self.transcripts = TranscriptQueue()
         self.connections: list[SimulatedConnection] = []
         self._server: Server | None = None
@@ -186,7 +190,9 @@ class RealtimeSimulator:
             return
         query = parse_qs(urlsplit(websocket.request.path).query) if websocket.request else {}
         model = (query.get("model") or [DEFAULT_MODEL])[0]
-        state = RealtimeSessionState(model, self.responder, self.transcripts)
+        state = RealtimeSessionState(
+            model, self.responder, self.transcripts, rate_limits=self.rate_limits
+        )
         connection = SimulatedConnection(
             websocket, state, model=model, pace=self.pace, faults=self.faults
         )

@@ -32,6 +32,7 @@ from pipecat_realtime_openai.testing.transcription import (
     TranscriptQueue,
     transcription_events,
 )
+from pipecat_realtime_openai.testing.usage import rate_limits
 from pipecat_realtime_openai.testing.vad import EnergyVad, VadEvent, VadSettings
 from pipecat_realtime_openai.testing.validation import (
     client_event_error,
@@ -50,6 +51,7 @@ class RealtimeSessionState:
         model: str,
         responder: Responder | None = None,
         transcripts: TranscriptQueue | None = None,
+        rate_limits: bool = False,
     ) -> None:
         """Create the state of a new connection.
 
@@ -57,6 +59,8 @@ class RealtimeSessionState:
             model: Model name from the connection URL.
             responder: Decides the replies (echo by default).
             transcripts: Source of input transcripts (a private empty queue by default).
+            rate_limits: Send `rate_limits.updated` after each `response.done`, as the
+                real server sometimes does.
         """
         self.session = default_session(model, new_id("sess"))
         self.conversation_id = new_id("conv")
@@ -69,6 +73,9 @@ class RealtimeSessionState:
         self.active: ResponseRun | None = None
         self._speech_item_id: str | None = None
         self._previous_input_tokens = 0
+        self._rate_limits = rate_limits
+        self._responses_done = 0
+        self._tokens_used = 0
 
     # --- configuration ----------------------------------------------------------------
 
@@ -124,7 +131,17 @@ class RealtimeSessionState:
             # with `response.create` must not be told a response is still active.
             self._previous_input_tokens = run.input_tokens or self._previous_input_tokens
             self.active = None
+            if step is not None:
+                step = step + self._rate_limit_events(run)
         return step
+
+    def _rate_limit_events(self, run: ResponseRun) -> list[Event]:
+        self._responses_done += 1
+        self._tokens_used += (run.response.get("usage") or {}).get("total_tokens", 0)
+        if not self._rate_limits:
+            return []
+        limits = rate_limits(self._responses_done, self._tokens_used)
+        return [make_event("rate_limits.updated", rate_limits=limits)]
 
     # --- session ----------------------------------------------------------------------
 
@@ -348,10 +365,11 @@ class RealtimeSessionState:
 
     def _cancel_active(self, reason: str) -> list[Event]:
         assert self.active is not None
-        events = self.active.cancel(reason)
-        self._previous_input_tokens = self.active.input_tokens or self._previous_input_tokens
+        run = self.active
+        events = run.cancel(reason)
+        self._previous_input_tokens = run.input_tokens or self._previous_input_tokens
         self.active = None
-        return events
+        return events + self._rate_limit_events(run)
 
     def _start_response(
         self, options: dict[str, Any], early: list[Event], late: list[Event]

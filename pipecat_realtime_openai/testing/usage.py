@@ -100,3 +100,33 @@ def response_usage(
         },
         "output_token_details": {"text_tokens": out_text, "audio_tokens": out_audio},
     }
+
+
+REQUESTS_PER_MINUTE = 5_000
+TOKENS_PER_MINUTE = 40_000
+
+
+def rate_limits(requests_made: int, tokens_used: int) -> list[dict[str, Any]]:
+    """The ``rate_limits`` list of a `rate_limits.updated`, for a fixed simulated quota.
+
+    Args:
+        requests_made: Responses created so far on the connection.
+        tokens_used: Tokens those responses used.
+
+    Returns:
+        Request and token limits with what remains (never below zero) and a reset time.
+    """
+    return [
+        {
+            "name": "requests",
+            "limit": REQUESTS_PER_MINUTE,
+            "remaining": max(0, REQUESTS_PER_MINUTE - requests_made),
+            "reset_seconds": 60.0,
+        },
+        {
+            "name": "tokens",
+            "limit": TOKENS_PER_MINUTE,
+            "remaining": max(0, TOKENS_PER_MINUTE - tokens_used),
+            "reset_seconds": 60.0,
+        },
+    ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 
 import pytest
+import yaml
 
 from pipecat_realtime_openai.audio.g711 import pcm16_to_ulaw, ulaw_to_pcm16
 from pipecat_realtime_openai.testing import (
@@ -57,8 +58,6 @@ async def test_server_vad_turn_has_real_order_ids_and_times():
 
 async def test_vad_turn_order_matches_recording_apart_from_async_transcription():
     interactions = (recorded_dir("openai") / "audio_in_server_vad_turn.yaml").read_text()
-    import yaml
-
     recorded = yaml.safe_load(interactions)["interactions"]
     expected = [i["data"]["type"] for i in recorded if i["direction"] == "received"][2:]
     reply = "Hello, Marcelo! Great to meet you. How can I help you today?"

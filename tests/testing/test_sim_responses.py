@@ -274,3 +274,30 @@ async def test_output_audio_buffer_clear_is_refused_on_websocket():
             await client.send({"type": "output_audio_buffer.clear", "event_id": "e9"})
             (error,) = await client.recv_until("error")
     assert error["error"]["event_id"] == "e9"
+
+
+async def test_rate_limits_follow_response_done_when_enabled():
+    responder = ScriptedResponder([Reply(text="Ok."), Reply(text="Ok.")])
+    async with RealtimeSimulator(responder=responder, rate_limits=True) as sim:
+        async with await SimClient.open(sim) as client:
+            await client.send({"type": "response.create"})
+            first = await client.recv_until("rate_limits.updated")
+            await client.send({"type": "response.create"})
+            await client.recv_until("response.created")
+            await client.send({"type": "response.cancel"})
+            second = await client.recv_until("rate_limits.updated")
+    assert types(first)[-2:] == ["response.done", "rate_limits.updated"]
+    assert types(second)[-2:] == ["response.done", "rate_limits.updated"]
+    used = first[-2]["response"]["usage"]["total_tokens"]
+    tokens = next(r for r in first[-1]["rate_limits"] if r["name"] == "tokens")
+    assert tokens["remaining"] == tokens["limit"] - used
+    requests = next(r for r in second[-1]["rate_limits"] if r["name"] == "requests")
+    assert requests["remaining"] == requests["limit"] - 2
+
+
+async def test_no_rate_limits_by_default():
+    async with RealtimeSimulator() as sim:
+        async with await SimClient.open(sim) as client:
+            await client.send({"type": "response.create"})
+            await client.recv_until("response.done")
+        assert "rate_limits.updated" not in sim.connections[0].server_event_types
