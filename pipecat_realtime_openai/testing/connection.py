@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from collections.abc import Callable
 from typing import Any, Literal
 
 from loguru import logger
@@ -208,7 +209,7 @@ class SimulatedConnection:
                 f" {len(self.server_events)} server events"
             )
 
-    async def _later(self, seconds: float, action: Any) -> None:
+    async def _later(self, seconds: float, action: Callable[[], None]) -> None:
         await asyncio.sleep(seconds)
         action()
 
@@ -239,10 +240,24 @@ class SimulatedConnection:
                     )
                 ]
             else:
-                events = self.state.receive(data)
+                events = self._handle(data)
         self._waiters.notify()
         self._emit(events)
         self._ensure_pump()
+
+    def _handle(self, data: Any) -> list[Event]:
+        try:
+            return self.state.receive(data)
+        except Exception as exc:
+            # A simulator bug must surface in the test as a server error, not a hang.
+            logger.exception("simulator: failed to handle a client event")
+            event_id = data.get("event_id") if isinstance(data, dict) else None
+            message = f"The simulator failed to handle this event: {type(exc).__name__}"
+            return [
+                error_event(
+                    "server_error", message, client_event_id=event_id, error_type="server_error"
+                )
+            ]
 
     def _emit(self, events: list[Event]) -> None:
         for event in events:

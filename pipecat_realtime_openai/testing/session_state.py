@@ -290,19 +290,24 @@ class RealtimeSessionState:
         item.setdefault("status", "completed")
         if item.get("type") == "message":
             item.setdefault("role", "user")
+        audio = bytearray()
         for part in item.get("content") or []:
             if part.get("type") == "input_audio":
-                audio = part.pop("audio", None) or ""
+                # Kept aside: echoes and retrievals do not repeat the audio payload.
+                try:
+                    audio += base64.b64decode(part.pop("audio", None) or "", validate=True)
+                except ValueError:
+                    return self._config_error(
+                        ItemError("invalid_value", "Invalid base64 audio.", "item.content.audio"),
+                        data,
+                    )
                 part.setdefault("transcript", None)
-                item.setdefault("_audio", audio)
-        encoded_audio = item.pop("_audio", None)
         previous, error = self.store.insert(item, data.get("previous_item_id"))
         if error is not None:
             return self._config_error(error, data)
-        if encoded_audio:
-            raw = base64.b64decode(encoded_audio)
-            self.store.input_audio[item["id"]] = raw
-            self.store.input_audio_ms[item["id"]] = len(raw) / self._input_spec().bytes_per_ms
+        if audio:
+            self.store.input_audio[item["id"]] = bytes(audio)
+            self.store.input_audio_ms[item["id"]] = len(audio) / self._input_spec().bytes_per_ms
         return [
             make_event(
                 "conversation.item.added", previous_item_id=previous, item=copy.deepcopy(item)

@@ -162,3 +162,16 @@ async def test_connections_keep_their_own_events_and_items():
         assert conn1.items[0]["content"][0]["text"] == "hi"
         assert conn2.items == [] and conn2.client_events == []
         assert conn1.session["id"] != conn2.session["id"]
+
+
+async def test_a_responder_crash_becomes_a_server_error_not_a_hang():
+    class Broken:
+        def reply(self, context):
+            raise RuntimeError("bug in test responder")
+
+    async with RealtimeSimulator(responder=Broken()) as sim:
+        async with await SimClient.open(sim) as client:
+            await client.send({"type": "response.create", "event_id": "evt_x"})
+            (error,) = await client.recv_until("error")
+            assert error["error"]["type"] == "server_error"
+            assert error["error"]["event_id"] == "evt_x"

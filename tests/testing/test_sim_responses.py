@@ -301,3 +301,24 @@ async def test_no_rate_limits_by_default():
             await client.send({"type": "response.create"})
             await client.recv_until("response.done")
         assert "rate_limits.updated" not in sim.connections[0].server_event_types
+
+
+async def test_item_with_bad_base64_audio_is_refused_without_breaking_the_session():
+    async with RealtimeSimulator() as sim:
+        async with await SimClient.open(sim) as client:
+            await client.send(
+                {
+                    "type": "conversation.item.create",
+                    "event_id": "e_bad",
+                    "item": {
+                        "type": "message",
+                        "role": "user",
+                        "content": [{"type": "input_audio", "audio": "%%%"}],
+                    },
+                }
+            )
+            (error,) = await client.recv_until("error")
+            assert error["error"]["event_id"] == "e_bad"
+            await client.send({"type": "response.create"})
+            await client.recv_until("response.done")
+        assert sim.connections[0].items[0]["role"] == "assistant"
