@@ -57,12 +57,11 @@ from pipecat_realtime_openai.protocol.client_events import (
     ConversationItemDeleteEvent,
     ConversationItemRetrieveEvent,
     ConversationItemTruncateEvent,
-    InputAudioBufferCommitEvent,
     ResponseCancelEvent,
     ResponseCreateEvent,
 )
 from pipecat_realtime_openai.protocol.items import ConversationItem, ItemContent
-from pipecat_realtime_openai.protocol.session import ImageDetail, SessionProperties
+from pipecat_realtime_openai.protocol.session import ImageDetail
 from pipecat_realtime_openai.service_context import (
     ConversationSync,
     encode_result,
@@ -446,9 +445,8 @@ class OpenAIRealtimeLLMService(RealtimeSessionBase):
     async def _handle_user_stopped_speaking(self) -> None:
         if not self._manual_turns():
             return
-        # The audio held back by the batcher belongs to this turn.
-        await self._audio_in.flush()
-        await self._send(InputAudioBufferCommitEvent())
+        # The audio held back by the batcher belongs to this turn: it goes first.
+        await self._audio_in.commit()
         self._pending_input = True
         await self.start_ttfb_metrics()
         await self.start_processing_metrics()

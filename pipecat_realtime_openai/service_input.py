@@ -24,7 +24,10 @@ from PIL import Image
 
 from pipecat_realtime_openai.audio.formats import AudioFormatSpec
 from pipecat_realtime_openai.audio.pipeline import InputAudioConverter
-from pipecat_realtime_openai.protocol.client_events import InputAudioBufferClearEvent
+from pipecat_realtime_openai.protocol.client_events import (
+    InputAudioBufferClearEvent,
+    InputAudioBufferCommitEvent,
+)
 from pipecat_realtime_openai.protocol.fast import encode_append
 from pipecat_realtime_openai.protocol.session import ImageDetail
 
@@ -66,7 +69,8 @@ class InputAudioPath:
         self._flush_after = flush_after_ms / 1000
         self._max_pending_secs = max_pending_secs
         self._ready = False
-        self._pending: deque[bytes] = deque()
+        # Audio chunks, and commits (JSON text) queued in order behind them.
+        self._pending: deque[bytes | str] = deque()
         self._pending_bytes = 0
         self._preroll_fixed = preroll_secs
         self._preroll_secs = preroll_secs if preroll_secs is not None else DEFAULT_PREROLL_SECS
@@ -149,9 +153,12 @@ class InputAudioPath:
         if not ready:
             return
         while self._pending:
-            chunk = self._pending.popleft()
-            self._pending_bytes -= len(chunk)
-            await self._send_chunk(chunk)
+            entry = self._pending.popleft()
+            if isinstance(entry, str):
+                await self._send(entry)
+            else:
+                self._pending_bytes -= len(entry)
+                await self._send_chunk(entry)
 
     def reset(self) -> None:
         """Forget per-connection state: a new connection is not ready yet."""
@@ -178,6 +185,18 @@ class InputAudioPath:
         for chunk in self._converter.flush():
             await self._emit(chunk)
 
+    async def commit(self) -> None:
+        """Send everything held back, then commit the input buffer (manual turns).
+
+        Before the session is ready the commit waits in line behind the held audio.
+        """
+        await self.flush()
+        text = InputAudioBufferCommitEvent().to_json()
+        if self._ready:
+            await self._send(text)
+        else:
+            self._pending.append(text)
+
     async def clear_and_replay_preroll(self) -> None:
         """Clear the server input buffer, then re-append the recent pre-roll.
 
@@ -199,6 +218,8 @@ class InputAudioPath:
         limit = self.target.bytes_from_ms(self._max_pending_secs * 1000)
         while self._pending_bytes > limit and len(self._pending) > 1:
             dropped = self._pending.popleft()
+            if isinstance(dropped, str):
+                continue  # a commit of audio that is being dropped commits nothing
             self._pending_bytes -= len(dropped)
             logger.warning(
                 f"Input audio held for the session exceeds {self._max_pending_secs} s; "
