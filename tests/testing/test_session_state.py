@@ -89,3 +89,11 @@ def test_function_output_and_session_survive_in_state():
     assert check(events) == ["conversation.item.added", "conversation.item.done"]
     assert state.store.items[0]["output"] == "ok"
     assert check(state.opening_events()) == ["session.created"]
+
+
+def test_receive_text_decodes_frames_and_reports_bad_json():
+    state = RealtimeSessionState("gpt-realtime")
+    data, events = state.receive_text('{"type": "input_audio_buffer.clear", "event_id": "e1"}')
+    assert data["event_id"] == "e1" and check(events) == ["input_audio_buffer.cleared"]
+    data, events = state.receive_text("{oops")
+    assert data is None and events[0]["error"]["code"] == "invalid_json"
