@@ -1,0 +1,274 @@
+"""The examples: demo.py end to end against the simulator, its parts, and the foundational bot."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import wave
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLES = REPO / "examples"
+
+# The demo's helper modules import each other by bare name, as they do when the demo
+# is run as a script from any directory.
+if str(EXAMPLES) not in sys.path:
+    sys.path.insert(0, str(EXAMPLES))
+
+from demo_audio import (  # noqa: E402
+    USER_SAMPLE_RATE,
+    audio_frames,
+    pcm_seconds,
+    silence,
+    synthetic_speech,
+)
+from demo_conversation import TURNS, DemoResponder, weather_report  # noqa: E402
+from demo_monitor import TranscriptPrinter  # noqa: E402
+
+from pipecat_realtime_openai.testing import ResponseContext  # noqa: E402
+
+
+def _example_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "OPENAI_API_KEY"}
+    # The package may not be installed (tests run from the checkout): point at it.
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH")) if p)
+    return env
+
+
+# --- demo.py end to end ---------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess, Path]:
+    workdir = tmp_path_factory.mktemp("demo")
+    output = workdir / "bot.wav"
+    result = subprocess.run(
+        [sys.executable, str(EXAMPLES / "demo.py"), "--pace", "fast", "--output", str(output)],
+        cwd=workdir,
+        env=_example_env(),
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
+    return result, output
+
+
+def test_demo_exits_zero_against_the_simulator(demo_run) -> None:
+    result, _ = demo_run
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "OPENAI_API_KEY is not set" in result.stdout
+    assert "simulator" in result.stdout
+
+
+def test_demo_prints_the_transcript(demo_run) -> None:
+    out = demo_run[0].stdout
+    for turn in TURNS:
+        if turn.spoken:
+            assert f"user:      {turn.text}  (transcript of the spoken turn)" in out
+        else:
+            assert f"user:      {turn.text}" in out
+    assistant = [line for line in out.splitlines() if line.startswith("assistant: ")]
+    assert assistant == [
+        "assistant: Hi! I'm a voice assistant running on the OpenAI Realtime API. "
+        "Ask me about the weather.",
+        "assistant: In Paris it's light rain and 14 degrees.",
+        "assistant: Yes, take one: light rain is expected all afternoon.",
+    ]
+    assert 'tool:      get_weather({"city": "Paris"})' in out
+
+
+def test_demo_prints_a_summary(demo_run) -> None:
+    out = demo_run[0].stdout
+    assert "user turns:       3 (1 spoken)" in out
+    assert "bot answers:      3" in out
+    assert "tool calls:       1 (get_weather)" in out
+    assert "token usage:      " in out and "not reported" not in out
+
+
+def test_demo_saves_the_bot_audio(demo_run) -> None:
+    _, output = demo_run
+    with wave.open(str(output), "rb") as wav:
+        assert (wav.getframerate(), wav.getnchannels(), wav.getsampwidth()) == (24000, 1, 2)
+        seconds = wav.getnframes() / wav.getframerate()
+        samples = np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2")
+    assert seconds > 1.0
+    # The simulator's synthetic voice, not silence.
+    assert np.sqrt(np.mean(samples.astype(np.float64) ** 2)) > 300
+
+
+def test_demo_needs_no_webrtc_or_runner_modules() -> None:
+    probe = (
+        "import sys; sys.path.insert(0, sys.argv[1]); import demo; "
+        "heavy = ('aiortc', 'fastapi', 'pipecat.runner.run', 'pipecat.transports.smallwebrtc');"
+        "print(sorted(m for m in sys.modules if m.startswith(heavy)))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe, str(EXAMPLES)],
+        env=_example_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
+# --- demo parts -----------------------------------------------------------------------
+
+
+def _context(items: list[dict], user_text: str | None) -> ResponseContext:
+    outputs = {i["call_id"]: i["output"] for i in items if i.get("type") == "function_call_output"}
+    return ResponseContext(
+        items=items, session={}, response={}, last_user_text=user_text, function_outputs=outputs
+    )
+
+
+def _user(text: str) -> dict:
+    return {"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}
+
+
+def test_responder_calls_the_weather_tool_for_a_weather_question() -> None:
+    reply = DemoResponder().reply(
+        _context([_user("What's the weather in Paris?")], "What's the weather in Paris?")
+    )
+    assert reply.text is None
+    assert [(c.name, c.arguments) for c in reply.function_calls] == [
+        ("get_weather", {"city": "Paris"})
+    ]
+
+
+def test_responder_speaks_the_tool_result() -> None:
+    output = json.dumps(weather_report("paris"))
+    items = [
+        _user("weather?"),
+        {"type": "function_call_output", "call_id": "c1", "output": output},
+    ]
+    reply = DemoResponder().reply(_context(items, "weather?"))
+    assert reply.text == "In Paris it's light rain and 14 degrees."
+    assert not reply.function_calls
+
+
+def test_responder_umbrella_answer_follows_the_tool_result() -> None:
+    rainy = json.dumps(weather_report("Paris"))
+    dry = json.dumps(weather_report("Madrid"))
+    for output, expected in ((rainy, "Yes"), (dry, "No")):
+        items = [
+            {"type": "function_call_output", "call_id": "c1", "output": output},
+            _user("Do I need an umbrella?"),
+        ]
+        reply = DemoResponder().reply(_context(items, "Do I need an umbrella?"))
+        assert isinstance(reply.text, str) and reply.text.startswith(expected)
+
+
+def test_weather_report_knows_paris_and_defaults_elsewhere() -> None:
+    assert weather_report(" paris ") == {
+        "city": "Paris",
+        "conditions": "light rain",
+        "temperature_c": 14,
+    }
+    assert weather_report("Madrid")["conditions"] == "sunny"
+
+
+def test_printer_holds_lines_that_arrive_mid_sentence() -> None:
+    written: list[str] = []
+    printer = TranscriptPrinter(write=written.append)
+    printer.stream(" Hello")
+    printer.line("user:      late transcript")
+    printer.stream(" there.")
+    printer.end_stream()
+    printer.line("tool:      after")
+    assert "".join(written) == (
+        "assistant: Hello there.\nuser:      late transcript\ntool:      after\n"
+    )
+
+
+def test_synthetic_speech_is_loud_enough_for_vad_and_the_right_length() -> None:
+    pcm = synthetic_speech(1.5)
+    samples = np.frombuffer(pcm, dtype="<i2").astype(np.float64)
+    assert pcm_seconds(pcm, USER_SAMPLE_RATE) == pytest.approx(1.5)
+    # Every 10 ms window after the fade-in is above the -40 dBFS server VAD default level.
+    windows = samples[: len(samples) // 160 * 160].reshape(-1, 160)[3:-3]
+    assert np.sqrt(np.mean(windows**2, axis=1)).min() > 328
+    assert np.abs(samples).max() < 32767
+
+
+def test_audio_frames_cut_pcm_into_20ms_frames() -> None:
+    pcm = synthetic_speech(0.1) + silence(0.05)
+    frames = audio_frames(pcm, USER_SAMPLE_RATE)
+    assert [len(f.audio) for f in frames] == [640] * 7 + [320]
+    assert b"".join(f.audio for f in frames) == pcm
+    assert all(f.sample_rate == USER_SAMPLE_RATE and f.num_channels == 1 for f in frames)
+
+
+# --- foundational_bot.py --------------------------------------------------------------
+
+
+def _load_foundational_bot() -> ModuleType:
+    missing = [
+        name for name in ("aiortc", "fastapi", "uvicorn") if importlib.util.find_spec(name) is None
+    ]
+    if missing:
+        pytest.skip(
+            f"the examples extra is not installed (missing {', '.join(missing)}):"
+            ' pip install -e ".[examples]"'
+        )
+    spec = importlib.util.spec_from_file_location(
+        "foundational_bot", EXAMPLES / "foundational_bot.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+async def test_foundational_bot_builds_its_pipeline_without_connecting() -> None:
+    bot = _load_foundational_bot()
+    from pipecat.processors.aggregators.llm_response_universal import LLMUserAggregator
+    from pipecat.runner.types import SmallWebRTCRunnerArguments
+    from pipecat.runner.utils import create_transport
+    from pipecat.transports.smallwebrtc.connection import SmallWebRTCConnection
+    from pipecat.transports.smallwebrtc.transport import SmallWebRTCTransport
+
+    from pipecat_realtime_openai import OpenAIRealtimeLLMService
+
+    runner_args = SmallWebRTCRunnerArguments(webrtc_connection=SmallWebRTCConnection())
+    transport = await create_transport(runner_args, bot.transport_params)
+    assert isinstance(transport, SmallWebRTCTransport)
+
+    worker = bot.build_worker(transport, runner_args, api_key="sk-test-never-sent")
+
+    processors = _walk(worker.pipeline)
+    services = [p for p in processors if isinstance(p, OpenAIRealtimeLLMService)]
+    assert len(services) == 1
+    llm = services[0]
+    assert llm._settings.system_instruction == bot.INSTRUCTIONS
+    assert llm.has_function("get_weather")
+    session = llm._settings.session_properties
+    assert session.audio.input.turn_detection.type == "semantic_vad"
+    assert session.audio.input.transcription is not None
+    assert any(isinstance(p, LLMUserAggregator) for p in processors)
+    # Server VAD drives the turns: the transport runs no VAD of its own.
+    assert getattr(transport._params, "vad_analyzer", None) is None
+
+
+async def test_foundational_bot_refuses_to_start_without_a_key(monkeypatch) -> None:
+    bot = _load_foundational_bot()
+    from pipecat.runner.types import SmallWebRTCRunnerArguments
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    with pytest.raises(RuntimeError, match="OPENAI_API_KEY"):
+        await bot.bot(SmallWebRTCRunnerArguments(webrtc_connection=None))
+
+
+def _walk(processor) -> list:
+    found = [processor]
+    for child in getattr(processor, "processors", []) or []:
+        found.extend(_walk(child))
+    return found
