@@ -109,7 +109,7 @@ def truncation_plan(
         if played_in_item >= duration_ms - _EPSILON_MS:
             heard_item_ids.add(item.item_id)
             continue
-        audio_end_ms = min(math.floor(played_in_item + _EPSILON_MS), item.received_ms(bytes_per_ms))
+        audio_end_ms = min(math.floor(played_in_item), item.received_ms(bytes_per_ms))
         if audio_end_ms > 0:
             heard_item_ids.add(item.item_id)
             plan.append(TruncateItem(item.item_id, item.content_index, audio_end_ms))
