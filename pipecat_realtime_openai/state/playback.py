@@ -252,7 +252,9 @@ class PlaybackTracker:
     def _played_bytes(self, now: float) -> float:
         played = float(self._settled_bytes)
         if self._segment_started_at is not None:
-            elapsed_ms = max(0.0, (now - self._segment_started_at) * 1000.0)
+            # Rounded to the microsecond: clock seconds in floating point turn 300 ms into
+            # 299.99999..., which the floor in truncation_plan would cost a whole ms.
+            elapsed_ms = max(0.0, round((now - self._segment_started_at) * 1000.0, 3))
             played += elapsed_ms * self.bytes_per_ms
         return played
 
