@@ -137,8 +137,10 @@ class RealtimeConnection:
         try:
             async for message in self._ws:
                 yield message
-        except ConnectionClosed as exc:
-            logger.debug(f"Realtime WebSocket closed: code={exc.code} reason={exc.reason!r}")
+        except ConnectionClosed:
+            logger.debug(
+                f"Realtime WebSocket closed: code={self.close_code} reason={self.close_reason!r}"
+            )
 
     async def close(self) -> None:
         """Close the connection; safe to call more than once."""

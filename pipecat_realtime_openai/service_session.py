@@ -235,6 +235,8 @@ class RealtimeSessionBase(LLMService[OpenAIRealtimeLLMAdapter]):
                 self._reconnect_requested = False
                 logger.info(f"{self}: reconnecting to {self.url}")
                 continue
+            if self._fatal_reported:
+                return  # the fatal error already said why the session ended
             await self.push_error(
                 f"The Realtime connection closed unexpectedly (code {conn.close_code}, "
                 f"reason {conn.close_reason!r})"
