@@ -6,10 +6,23 @@ against the real service: session defaults and updates, input audio with simulat
 server VAD, transcription, the conversation item store, responses with real audio,
 function calls, cancellation and barge-in, and fault injection. It also runs standalone:
 ``python -m pipecat_realtime_openai.testing --port 8765``.
+
+`RecordingReplayServer` plays the server side of a recorded real session (YAML, as in
+the project's recorded fixtures) to whatever client connects, for replay tests.
 """
 
 from pipecat_realtime_openai.testing.connection import SimulatedConnection
 from pipecat_realtime_openai.testing.faults import Faults, InjectedError
+from pipecat_realtime_openai.testing.recordings import (
+    Interaction,
+    Recording,
+    connections,
+    load_recording,
+    load_recordings,
+    received_events,
+    sent_events,
+)
+from pipecat_realtime_openai.testing.replay import RecordingReplayServer
 from pipecat_realtime_openai.testing.responder import (
     EchoResponder,
     FunctionCall,
@@ -27,8 +40,11 @@ __all__ = [
     "Faults",
     "FunctionCall",
     "InjectedError",
+    "Interaction",
     "RealtimeSessionState",
     "RealtimeSimulator",
+    "Recording",
+    "RecordingReplayServer",
     "Reply",
     "Responder",
     "ResponseContext",
@@ -36,4 +52,9 @@ __all__ = [
     "SimulatedConnection",
     "TranscriptQueue",
     "TranscriptionFailure",
+    "connections",
+    "load_recording",
+    "load_recordings",
+    "received_events",
+    "sent_events",
 ]
