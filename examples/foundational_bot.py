@@ -9,6 +9,13 @@ Uses Pipecat's development runner with the SmallWebRTC transport::
 then open http://localhost:7860 and click Connect. The bot greets you, answers by voice,
 and calls a local ``get_weather`` tool when you ask about the weather.
 
+To try the browser side without a key, run the bundled simulator (it echoes what it
+hears with a synthetic voice) and point the bot at it::
+
+    .venv/bin/python -m pipecat_realtime_openai.testing --port 8765 &
+    export OPENAI_REALTIME_BASE_URL=ws://127.0.0.1:8765/v1/realtime
+    .venv/bin/python examples/foundational_bot.py
+
 Turn-taking is done by OpenAI's server-side semantic VAD: the service reports the user's
 turns to the pipeline (interruptions, RTVI speaking events) itself, so no local VAD runs
 here. Running one as well would report every turn twice.
@@ -85,10 +92,31 @@ transport_params: dict[str, Any] = {
 }
 
 
-def build_service(api_key: str) -> OpenAIRealtimeLLMService:
+def connection_settings() -> tuple[str, str | None]:
+    """The API key and endpoint to use, from the environment.
+
+    Returns:
+        ``(api_key, base_url)``; ``base_url`` is None for OpenAI's own endpoint.
+
+    Raises:
+        RuntimeError: When no key is set and no other endpoint is given.
+    """
+    base_url = os.environ.get("OPENAI_REALTIME_BASE_URL") or None
+    api_key = os.environ.get("OPENAI_API_KEY")
+    if api_key:
+        return api_key, base_url
+    if base_url:
+        # A local simulator accepts any key.
+        return "local-simulator", base_url
+    raise RuntimeError("Set OPENAI_API_KEY (in the environment or a .env file).")
+
+
+def build_service(api_key: str, base_url: str | None = None) -> OpenAIRealtimeLLMService:
     """The realtime service: instructions, voice, transcription and turn detection."""
+    endpoint = {"base_url": base_url} if base_url else {}
     service = OpenAIRealtimeLLMService(
         api_key=api_key,
+        **endpoint,
         settings=OpenAIRealtimeLLMService.Settings(
             system_instruction=INSTRUCTIONS,
             session_properties=events.SessionProperties(
@@ -111,7 +139,10 @@ def build_service(api_key: str) -> OpenAIRealtimeLLMService:
 
 
 def build_worker(
-    transport: BaseTransport, runner_args: RunnerArguments, api_key: str
+    transport: BaseTransport,
+    runner_args: RunnerArguments,
+    api_key: str,
+    base_url: str | None = None,
 ) -> PipelineWorker:
     """Assemble the bot's pipeline and the worker that runs it (nothing connects yet).
 
@@ -119,11 +150,12 @@ def build_worker(
         transport: The transport the runner created for this session.
         runner_args: The runner's session arguments.
         api_key: OpenAI API key.
+        base_url: Realtime endpoint; None for OpenAI's.
 
     Returns:
         The worker, with the transport's connect/disconnect handlers attached.
     """
-    llm = build_service(api_key)
+    llm = build_service(api_key, base_url)
     context = LLMContext(
         [{"role": "developer", "content": "Greet the user and offer to check the weather."}],
         ToolsSchema(standard_tools=[WEATHER_FUNCTION]),
@@ -169,11 +201,9 @@ def build_worker(
 
 async def bot(runner_args: RunnerArguments) -> None:
     """Entry point the development runner calls for each new session."""
-    api_key = os.environ.get("OPENAI_API_KEY")
-    if not api_key:
-        raise RuntimeError("Set OPENAI_API_KEY (in the environment or a .env file).")
+    api_key, base_url = connection_settings()
     transport = await create_transport(runner_args, transport_params)
-    worker = build_worker(transport, runner_args, api_key)
+    worker = build_worker(transport, runner_args, api_key, base_url)
     runner = WorkerRunner(handle_sigint=runner_args.handle_sigint)
     await runner.add_workers(worker)
     await runner.run()

@@ -89,7 +89,8 @@ def test_demo_prints_a_summary(demo_run) -> None:
     assert "user turns:       3 (1 spoken)" in out
     assert "bot answers:      3" in out
     assert "tool calls:       1 (get_weather)" in out
-    assert "token usage:      " in out and "not reported" not in out
+    # Three answers and the response that made the tool call: no response twice.
+    assert "total over 4 responses" in out
 
 
 def test_demo_saves_the_bot_audio(demo_run) -> None:
@@ -211,14 +212,6 @@ def test_audio_frames_cut_pcm_into_20ms_frames() -> None:
 
 
 def _load_foundational_bot() -> ModuleType:
-    missing = [
-        name for name in ("aiortc", "fastapi", "uvicorn") if importlib.util.find_spec(name) is None
-    ]
-    if missing:
-        pytest.skip(
-            f"the examples extra is not installed (missing {', '.join(missing)}):"
-            ' pip install -e ".[examples]"'
-        )
     spec = importlib.util.spec_from_file_location(
         "foundational_bot", EXAMPLES / "foundational_bot.py"
     )
@@ -228,7 +221,19 @@ def _load_foundational_bot() -> ModuleType:
     return module
 
 
+def _require_examples_extra() -> None:
+    missing = [
+        name for name in ("aiortc", "fastapi", "uvicorn") if importlib.util.find_spec(name) is None
+    ]
+    if missing:
+        pytest.skip(
+            f"the examples extra is not installed (missing {', '.join(missing)}):"
+            ' pip install -e ".[examples]"'
+        )
+
+
 async def test_foundational_bot_builds_its_pipeline_without_connecting() -> None:
+    _require_examples_extra()
     bot = _load_foundational_bot()
     from pipecat.processors.aggregators.llm_response_universal import LLMUserAggregator
     from pipecat.runner.types import SmallWebRTCRunnerArguments
@@ -263,8 +268,28 @@ async def test_foundational_bot_refuses_to_start_without_a_key(monkeypatch) -> N
     from pipecat.runner.types import SmallWebRTCRunnerArguments
 
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("OPENAI_REALTIME_BASE_URL", raising=False)
     with pytest.raises(RuntimeError, match="OPENAI_API_KEY"):
         await bot.bot(SmallWebRTCRunnerArguments(webrtc_connection=None))
+
+
+def test_foundational_bot_connection_settings(monkeypatch) -> None:
+    bot = _load_foundational_bot()
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-from-env")
+    monkeypatch.delenv("OPENAI_REALTIME_BASE_URL", raising=False)
+    assert bot.connection_settings() == ("sk-from-env", None)
+    # A local simulator needs no key.
+    monkeypatch.delenv("OPENAI_API_KEY")
+    monkeypatch.setenv("OPENAI_REALTIME_BASE_URL", "ws://127.0.0.1:8765/v1/realtime")
+    assert bot.connection_settings() == ("local-simulator", "ws://127.0.0.1:8765/v1/realtime")
+
+
+def test_foundational_bot_service_points_at_the_given_endpoint() -> None:
+    bot = _load_foundational_bot()
+    llm = bot.build_service("sk-test-never-sent", "ws://127.0.0.1:1/v1/realtime")
+    assert llm.base_url.startswith("ws://127.0.0.1:1/v1/realtime?model=")
+    assert llm.has_function("get_weather")
+    assert llm._settings.system_instruction == bot.INSTRUCTIONS
 
 
 def _walk(processor) -> list:
