@@ -15,8 +15,6 @@ settings, public methods and event handlers). The work is split by job:
 
 from __future__ import annotations
 
-import asyncio
-import time
 from typing import Any, cast, get_args
 
 from loguru import logger
@@ -34,18 +32,14 @@ from pipecat.frames.frames import (
     InputImageRawFrame,
     InterruptionFrame,
     LLMContextFrame,
-    LLMFullResponseEndFrame,
-    LLMFullResponseStartFrame,
     LLMMessagesAppendFrame,
     LLMServiceMetadataFrame,
     LLMSetToolsFrame,
     SpeechControlParamsFrame,
     StartFrame,
-    TTSStoppedFrame,
     UserStoppedSpeakingFrame,
 )
-from pipecat.processors.aggregators import async_tool_messages
-from pipecat.processors.aggregators.llm_context import LLMContext, standard_message_text
+from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.processors.frame_processor import FrameDirection
 from pipecat.transcriptions.language import Language
 from pipecat.turns.user_turn_strategies import ExternalUserTurnStrategies
@@ -53,30 +47,18 @@ from pipecat.utils.tracing.service_decorators import traced_openai_realtime, tra
 from pipecat.utils.types import assert_given
 
 from pipecat_realtime_openai.protocol.client_events import (
-    ConversationItemCreateEvent,
-    ConversationItemDeleteEvent,
     ConversationItemRetrieveEvent,
-    ConversationItemTruncateEvent,
-    ResponseCancelEvent,
-    ResponseCreateEvent,
 )
-from pipecat_realtime_openai.protocol.items import ConversationItem, ItemContent
+from pipecat_realtime_openai.protocol.items import ConversationItem
 from pipecat_realtime_openai.protocol.session import ImageDetail
-from pipecat_realtime_openai.service_context import (
-    ConversationSync,
-    encode_result,
-    function_output_item,
-    text_message_item,
-    to_protocol_item,
-)
-from pipecat_realtime_openai.service_input import VideoInput
+from pipecat_realtime_openai.service_conversation import ConversationBridge
 from pipecat_realtime_openai.service_session import RealtimeSessionBase
+from pipecat_realtime_openai.service_turns import TurnHandler
 from pipecat_realtime_openai.session_config import (
     transcription_language,
     turn_detection_disabled,
 )
 from pipecat_realtime_openai.settings import OpenAIRealtimeLLMSettings, to_session_properties
-from pipecat_realtime_openai.state.playback import DeleteItem, TruncateItem
 
 DEFAULT_BASE_URL = "wss://api.openai.com/v1/realtime"
 """OpenAI's Realtime WebSocket endpoint; the model is added as ``?model=``."""
@@ -191,9 +173,8 @@ class OpenAIRealtimeLLMService(RealtimeSessionBase):
         self.user_id = user_id
         self._audio_input_paused = start_audio_paused
         self._video_input_paused = start_video_paused
-        self._sync = ConversationSync()
-        # Appended messages waiting for the conversation to be ready (seeded).
-        self._queued_items: list[ConversationItem] = []
+        self._conversation = ConversationBridge(self)
+        self._turns = TurnHandler(self)
         self._register_event_handler("on_conversation_item_created")
         self._register_event_handler("on_conversation_item_updated")
 
@@ -330,25 +311,25 @@ class OpenAIRealtimeLLMService(RealtimeSessionBase):
             if not self._audio_input_paused:
                 await self._audio_in.push(frame.audio, frame.sample_rate, frame.num_channels)
         elif isinstance(frame, LLMContextFrame):
-            await self._handle_context(frame.context, direction)
+            await self._conversation.on_context(frame.context, direction)
         elif isinstance(frame, InputImageRawFrame):
-            if not self._video_input_paused:
-                await self._send_video_frame(frame)
+            if not self._video_input_paused and self._session_ready:
+                await self._video_in.send(frame, self._conversation.send_item)
         elif isinstance(frame, InterruptionFrame):
-            await self._handle_interruption()
+            await self._turns.on_interruption()
         elif isinstance(frame, UserStoppedSpeakingFrame):
-            await self._handle_user_stopped_speaking()
+            await self._turns.on_user_stopped_speaking()
         elif isinstance(frame, BotStartedSpeakingFrame):
-            self._playback.on_playback_started(time.monotonic())
+            self._turns.on_bot_started_speaking()
         elif isinstance(frame, BotStoppedSpeakingFrame):
-            self._playback.on_playback_stopped(time.monotonic())
+            self._turns.on_bot_stopped_speaking()
         elif isinstance(frame, SpeechControlParamsFrame):
             if frame.vad_params is not None:
                 self._audio_in.set_vad_start_secs(frame.vad_params.start_secs)
         elif isinstance(frame, LLMMessagesAppendFrame):
-            await self._handle_messages_append(frame)
+            await self._conversation.on_messages_append(frame)
         elif isinstance(frame, LLMSetToolsFrame):
-            await self._handle_set_tools(frame)
+            await self._conversation.on_set_tools(frame)
         await self.push_frame(frame, direction)
 
     async def push_frame(
@@ -365,61 +346,10 @@ class OpenAIRealtimeLLMService(RealtimeSessionBase):
         """
         if direction == FrameDirection.DOWNSTREAM:
             if isinstance(frame, FunctionCallResultFrame):
-                await self._handle_function_call_result(frame)
+                await self._conversation.on_function_call_result(frame)
             elif isinstance(frame, FunctionCallCancelFrame):
-                await self._handle_function_call_cancel(frame)
+                await self._conversation.on_function_call_cancel(frame)
         await super().push_frame(frame, direction)
-
-    async def _handle_context(self, context: LLMContext, direction: FrameDirection) -> None:
-        if self._sync.set_context(context):
-            # The first context seeds the conversation when the response is created.
-            await self._request_response()
-            return
-        changes = self._sync.changes()
-        for item in changes.items:
-            await self._send(ConversationItemCreateEvent(item=item))
-            self._pending_input = True
-        for result in changes.results:
-            await self._deliver_tool_output(result.call_id, result.output, run_llm=False)
-        brought_something = bool(changes.items or changes.results)
-        if direction == FrameDirection.DOWNSTREAM:
-            # The user aggregator asks to run the model (LLMRunFrame, or messages
-            # appended with run_llm). A response already running answers it unless
-            # this frame brought something new.
-            if brought_something or not self._lifecycle.busy:
-                await self._request_response()
-        elif self._pending_input and not self._calls.outstanding():
-            # The assistant aggregator asks for the response to what was delivered
-            # since the last one; a tool round is answered once, by the tracker.
-            await self._request_response()
-
-    async def _handle_messages_append(self, frame: LLMMessagesAppendFrame) -> None:
-        items = []
-        for message in frame.messages:
-            text = standard_message_text(message)
-            role = message.get("role") if isinstance(message, dict) else None
-            if text and isinstance(role, str):
-                items.append(text_message_item(text, role))
-        if not self._conversation_ready():
-            self._queued_items.extend(items)
-        else:
-            for item in items:
-                await self._send(ConversationItemCreateEvent(item=item))
-        if items:
-            self._pending_input = True
-        if frame.run_llm:
-            await self._request_response()
-
-    async def _handle_set_tools(self, frame: LLMSetToolsFrame) -> None:
-        # A realtime session gets no context frame per turn, so handlers are synced here.
-        self._sync_registered_tool_handlers(frame.tools)
-        context = self._sync.context
-        if context is not None:
-            context.set_tools(frame.tools)
-        else:
-            sp = assert_given(self._settings.session_properties)
-            sp.tools = to_session_properties({"tools": frame.tools}).tools
-        await self._update_session()
 
     async def _update_settings(self, delta: OpenAIRealtimeLLMSettings) -> dict[str, Any]:
         """Apply a settings delta and send a ``session.update`` with only what changed."""
@@ -442,141 +372,12 @@ class OpenAIRealtimeLLMService(RealtimeSessionBase):
         self._warn_unhandled_updated_settings(changed.keys() - handled)
         return changed
 
-    async def _handle_user_stopped_speaking(self) -> None:
-        if not self._manual_turns():
-            return
-        # The audio held back by the batcher belongs to this turn: it goes first.
-        await self._audio_in.commit()
-        self._pending_input = True
-        await self.start_ttfb_metrics()
-        await self.start_processing_metrics()
-        await self._request_response(start_metrics=False)
-
-    async def _handle_interruption(self) -> None:
-        if self._manual_turns():
-            await self._audio_in.clear_and_replay_preroll()
-            if self._lifecycle.busy:
-                await self._send(ResponseCancelEvent())
-        await self._on_user_barge_in()
-        await self.stop_all_metrics()
-
-    async def _on_user_barge_in(self) -> None:
-        """Stop playback bookkeeping: truncate what was not heard, close the TTS pair."""
-        for action in self._playback.plan_interruption(time.monotonic()):
-            await self._send_playback_action(action)
-        closing = self._lifecycle.on_interrupted()
-        if closing.tts_stopped:
-            await self.push_frame(TTSStoppedFrame())
-        # The user's turn brings a response of its own; one owed now would be a second.
-        self._drop_owed = self._lifecycle.owed
-
-    async def _send_playback_action(self, action: TruncateItem | DeleteItem) -> None:
-        if isinstance(action, TruncateItem):
-            await self._send(
-                ConversationItemTruncateEvent(
-                    item_id=action.item_id,
-                    content_index=action.content_index,
-                    audio_end_ms=action.audio_end_ms,
-                )
-            )
-        else:
-            await self._send(ConversationItemDeleteEvent(item_id=action.item_id))
-
-    # -- function calls ----------------------------------------------------------------
-
-    async def _handle_function_call_result(self, frame: FunctionCallResultFrame) -> None:
-        output = encode_result(frame.result)
-        is_final = frame.properties.is_final if frame.properties else True
-        if not is_final:
-            # The API takes one output per call: progress goes in as a message.
-            message = async_tool_messages.build_intermediate_result_message(
-                frame.tool_call_id, output
-            )
-            await self._send_item(text_message_item(str(message.get("content", "")), "system"))
-            self._pending_input = True
-            return
-        run_llm = frame.run_llm is not False and not (
-            frame.properties is not None and frame.properties.run_llm is False
-        )
-        await self._deliver_tool_output(frame.tool_call_id, output, run_llm=run_llm)
-
-    async def _handle_function_call_cancel(self, frame: FunctionCallCancelFrame) -> None:
-        self._sync.mark_call_handled(frame.tool_call_id)
-        if not self._calls.is_open(frame.tool_call_id):
-            return
-        await self._send_item(function_output_item(frame.tool_call_id, "CANCELLED"))
-        # Cancellation comes with an interruption: the user's turn answers it.
-        self._calls.on_cancel(frame.tool_call_id)
-
-    async def _deliver_tool_output(self, call_id: str, output: str, *, run_llm: bool) -> None:
-        """Send one function call output; ask for the response after the last of a round.
-
-        Args:
-            call_id: The call answered.
-            output: The result text.
-            run_llm: False when the result asked not to run the model.
-        """
-        self._sync.mark_call_handled(call_id)
-        if self._calls.is_open(call_id):
-            await self._send_item(function_output_item(call_id, output))
-        else:
-            # The server no longer waits for this call (e.g. a new connection): tell
-            # the model the outcome as a message instead.
-            message = async_tool_messages.build_final_result_message(call_id, output)
-            await self._send_item(text_message_item(str(message.get("content", "")), "system"))
-        self._pending_input = True
-        if self._calls.on_result(call_id) and run_llm:
-            await self._request_response()
-
     # -- responses ---------------------------------------------------------------------
-
-    async def _request_response(self, *, start_metrics: bool = True) -> None:
-        """Ask the model to respond, exactly once per need.
-
-        Held until the session is configured, and owed (sent after ``response.done``)
-        while another response runs.
-
-        Args:
-            start_metrics: Start TTFB/processing metrics (False when already started).
-        """
-        if not self._session_ready:
-            self._response_wanted_when_ready = True
-            return
-        self._drop_owed = False
-        if not self._lifecycle.on_response_requested():
-            return
-        await self._create_response(start_metrics)
 
     @traced_openai_realtime(operation="llm_request")
     async def _create_response(self, start_metrics: bool) -> None:
-        await self._ensure_conversation_ready()
-        self._pending_input = False
-        await self.push_frame(LLMFullResponseStartFrame())
-        if start_metrics:
-            await self.start_ttfb_metrics()
-            await self.start_processing_metrics()
-        self._response_request_id = self._next_event_id("resp")
-        await self._send(ResponseCreateEvent(event_id=self._response_request_id))
-
-    async def _ensure_conversation_ready(self) -> None:
-        context = self._sync.context
-        if context is not None and not self._sync.seeded:
-            self._log_llm_conversation_setup(context)
-            params = await self.get_llm_adapter().get_llm_invocation_params(
-                context,
-                system_instruction=self._settings.system_instruction or None,
-                service_tools=self._service_tools(),
-            )
-            for item in params["messages"]:
-                await self._send_item(to_protocol_item(item))
-            self._sync.mark_seeded()
-            await self._update_session()
-        queued, self._queued_items = self._queued_items, []
-        for item in queued:
-            await self._send_item(item)
-
-    def _conversation_ready(self) -> bool:
-        return self._session_ready and (self._sync.context is None or self._sync.seeded)
+        await self._conversation.ensure_seeded()
+        await self._responses.send_create(start_metrics)
 
     async def _on_session_confirmed(self) -> None:
         """``session.updated``: the configuration applies; release what was held."""
@@ -584,38 +385,12 @@ class OpenAIRealtimeLLMService(RealtimeSessionBase):
             return
         self._session_ready = True
         # Seed before any audio: server VAD may answer as soon as audio arrives.
-        await self._ensure_conversation_ready()
+        await self._conversation.ensure_seeded()
         await self._audio_in.set_ready(True)
-        if self._response_wanted_when_ready:
-            self._response_wanted_when_ready = False
-            await self._request_response()
-
-    def _on_response_started(self) -> None:
-        # A response takes in everything the conversation held when it started.
-        self._pending_input = False
+        await self._responses.on_session_ready()
 
     def _on_connection_reset(self) -> None:
-        self._sync.on_connection_reset()
-
-    async def _send_video_frame(self, frame: InputImageRawFrame) -> None:
-        if not self._session_ready or not self._video_in.accept(time.monotonic()):
-            return
-        # JPEG encoding takes milliseconds: keep it off the event loop.
-        uri = await asyncio.to_thread(VideoInput.to_data_uri, frame.image, frame.size, frame.format)
-        content = ItemContent(type="input_image", image_url=uri, detail=self._video_in.detail)
-        await self._send_item(ConversationItem(type="message", role="user", content=[content]))
-
-    async def _push_response_start(self) -> None:
-        await self.push_frame(LLMFullResponseStartFrame())
-
-    async def _close_response_frames(self, tts_stopped: bool, full_response_end: bool) -> None:
-        if tts_stopped:
-            await self.push_frame(TTSStoppedFrame())
-        if full_response_end:
-            await self.push_frame(LLMFullResponseEndFrame())
-
-    async def _send_item(self, item: ConversationItem) -> None:
-        await self._send(ConversationItemCreateEvent(item=item))
+        self._conversation.sync.on_connection_reset()
 
     # -- helpers for the other parts --------------------------------------------------
 
@@ -638,4 +413,4 @@ class OpenAIRealtimeLLMService(RealtimeSessionBase):
     @property
     def _context(self) -> LLMContext | None:
         # Read by Pipecat's tracing decorators.
-        return self._sync.context
+        return self._conversation.context

@@ -12,6 +12,7 @@ This module decides; the service sends.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections import deque
@@ -254,3 +255,54 @@ class ConversationSync:
             if message.get("role") == "tool" and call_id and content != IN_PROGRESS_RESULT:
                 results.append(ToolResult(call_id, encode_result(content)))
         return results
+
+
+class ItemRetrievals:
+    """Callers waiting for ``conversation.item.retrieve`` answers, by item id."""
+
+    _PREFIX = "rci_"
+
+    def __init__(self) -> None:
+        self._waiting: dict[str, list[asyncio.Future[ConversationItem]]] = {}
+
+    def event_id(self, item_id: str) -> str:
+        """Return the client event id that ties an error back to the item."""
+        return self._PREFIX + item_id
+
+    def wait_for(
+        self, item_id: str, loop: asyncio.AbstractEventLoop
+    ) -> tuple[asyncio.Future[ConversationItem], bool]:
+        """Register a waiter.
+
+        Returns:
+            The future to await, and whether a retrieve must be sent (no other
+            retrieval of the item is in flight).
+        """
+        future: asyncio.Future[ConversationItem] = loop.create_future()
+        waiters = self._waiting.setdefault(item_id, [])
+        waiters.append(future)
+        return future, len(waiters) == 1
+
+    def resolve(self, item_id: str, item: ConversationItem) -> None:
+        """Answer every waiter of an item."""
+        for future in self._waiting.pop(item_id, []):
+            if not future.done():
+                future.set_result(item)
+
+    def fail_by_event(self, event_id: str | None, message: str) -> bool:
+        """Fail the waiters of the retrieve that caused an error; True if there were any."""
+        if not event_id or not event_id.startswith(self._PREFIX):
+            return False
+        waiters = self._waiting.pop(event_id[len(self._PREFIX) :], [])
+        for future in waiters:
+            if not future.done():
+                future.set_exception(RuntimeError(message))
+        return bool(waiters)
+
+    def fail_all(self, message: str) -> None:
+        """Fail every waiter (the connection closed)."""
+        waiting, self._waiting = self._waiting, {}
+        for waiters in waiting.values():
+            for future in waiters:
+                if not future.done():
+                    future.set_exception(RuntimeError(message))

@@ -137,7 +137,7 @@ class ServerEventHandler:
     async def _on_speech_started(self, event: ev.InputAudioBufferSpeechStarted) -> None:
         # Only sent with server turn detection; local turn detection handles this
         # itself in manual mode.
-        await self._service._on_user_barge_in()
+        await self._service._turns.on_barge_in()
         await self._service.broadcast_frame(ProposedUserStartedSpeakingFrame)
 
     async def _on_speech_stopped(self, event: ev.InputAudioBufferSpeechStopped) -> None:
@@ -165,7 +165,7 @@ class ServerEventHandler:
         service = self._service
         await service._call_event_handler("on_conversation_item_updated", event.item_id, None)
         language = language_of(service._transcription_language())
-        service._sync.remember_spoken(event.transcript)
+        service._conversation.sync.remember_spoken(event.transcript)
         frame = TranscriptionFrame(
             event.transcript,
             service.user_id,
@@ -206,13 +206,11 @@ class ServerEventHandler:
         service = self._service
         response_id = event.response.id or ""
         self._reply_text[response_id] = []
-        service._on_response_started()
-        if service._lifecycle.on_response_created(response_id):
-            await service._push_response_start()
+        await service._responses.on_created(response_id)
 
     async def _on_audio_delta(self, event: AudioDelta) -> None:
         service = self._service
-        if not service._lifecycle.accepts_audio(event.response_id):
+        if not service._responses.lifecycle.accepts_audio(event.response_id):
             return  # late audio of an interrupted or unknown response
         audio = event.audio()
         if not service._playback.on_audio(
@@ -231,13 +229,13 @@ class ServerEventHandler:
 
     async def _open_tts(self, response_id: str) -> None:
         service = self._service
-        if service._lifecycle.on_audio(response_id):
+        if service._responses.lifecycle.on_audio(response_id):
             service._session_state.mark_audio_produced()
             await service.push_frame(TTSStartedFrame())
 
     async def _on_transcript_delta(self, event: TranscriptDelta) -> None:
         service = self._service
-        if not event.delta or not service._lifecycle.accepts_audio(event.response_id):
+        if not event.delta or not service._responses.lifecycle.accepts_audio(event.response_id):
             return
         self._reply_text.setdefault(event.response_id, []).append(event.delta)
         # The transcript can lead the audio: the TTS pair opens before any spoken text.
@@ -253,7 +251,7 @@ class ServerEventHandler:
 
     async def _on_text_delta(self, event: TextDelta) -> None:
         service = self._service
-        if not event.delta or not service._lifecycle.accepts_audio(event.response_id):
+        if not event.delta or not service._responses.lifecycle.accepts_audio(event.response_id):
             return
         await service.stop_ttfb_metrics()
         self._reply_text.setdefault(event.response_id, []).append(event.delta)
@@ -280,13 +278,15 @@ class ServerEventHandler:
         if pending.error is not None:
             # The model produced unusable arguments: tell it, so it can try again.
             logger.warning(f"{service}: function call {pending.name}: {pending.error}")
-            await service._deliver_tool_output(pending.call_id, pending.error, run_llm=True)
+            await service._conversation.deliver_tool_output(
+                pending.call_id, pending.error, run_llm=True
+            )
             return
         call = FunctionCallFromLLM(
             function_name=pending.name,
             tool_call_id=pending.call_id,
             arguments=pending.arguments,
-            context=service._sync.context,
+            context=service._conversation.context,
         )
         await service.run_function_calls([call])
 
@@ -295,12 +295,12 @@ class ServerEventHandler:
         response = event.response
         response_id = response.id or ""
         reply = "".join(self._reply_text.pop(response_id, []))
-        service._sync.remember_spoken(reply)
+        service._conversation.sync.remember_spoken(reply)
         if response.usage is not None:
             await service.start_llm_usage_metrics(token_usage(response.usage))
         await service.stop_processing_metrics()
         await service._trace_response_done(event)
-        await service._close_response(service._lifecycle.on_response_done(response_id))
+        await service._responses.on_done(response_id)
         if response.status == "failed":
             details = response.status_details or {}
             error = details.get("error") or {}
@@ -309,7 +309,7 @@ class ServerEventHandler:
         for item in response.output or []:
             await service._call_event_handler("on_conversation_item_updated", item.id, item)
         if service._calls.on_response_done(response_id):
-            await service._request_response()
+            await service._responses.request()
 
     # -- errors --------------------------------------------------------------------
 

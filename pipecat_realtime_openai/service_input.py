@@ -29,6 +29,7 @@ from pipecat_realtime_openai.protocol.client_events import (
     InputAudioBufferCommitEvent,
 )
 from pipecat_realtime_openai.protocol.fast import encode_append
+from pipecat_realtime_openai.protocol.items import ConversationItem, ItemContent
 from pipecat_realtime_openai.protocol.session import ImageDetail
 
 DEFAULT_PREROLL_SECS = 0.5
@@ -40,6 +41,7 @@ PREROLL_MARGIN_SECS = 0.3
 SendText = Callable[[str], Awaitable[None]]
 StartTask = Callable[[Coroutine[Any, Any, None]], asyncio.Task]
 StopTask = Callable[[asyncio.Task], Awaitable[None]]
+SendItem = Callable[[ConversationItem], Awaitable[None]]
 
 
 class InputAudioPath:
@@ -262,6 +264,22 @@ class VideoInput:
         self._min_interval = 1.0 / max_fps if max_fps > 0 else float("inf")
         self._last_sent: float | None = None
         self.detail: ImageDetail = detail
+
+    async def send(
+        self, frame: Any, send_item: Callable[[ConversationItem], Awaitable[None]]
+    ) -> None:
+        """Send a video frame as a user ``input_image`` item, unless rate-limited.
+
+        Args:
+            frame: An ``InputImageRawFrame`` (``image``, ``size``, ``format``).
+            send_item: Creates a conversation item.
+        """
+        if not self.accept(time.monotonic()):
+            return
+        # JPEG encoding takes milliseconds: keep it off the event loop.
+        uri = await asyncio.to_thread(self.to_data_uri, frame.image, frame.size, frame.format)
+        content = ItemContent(type="input_image", image_url=uri, detail=self.detail)
+        await send_item(ConversationItem(type="message", role="user", content=[content]))
 
     def accept(self, now: float) -> bool:
         """Tell whether a frame arriving at ``now`` may be sent, and count it if so.

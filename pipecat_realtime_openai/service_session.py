@@ -34,12 +34,13 @@ from pipecat_realtime_openai.errors import (
     classify_http_status,
 )
 from pipecat_realtime_openai.protocol.client_events import ClientEvent, SessionUpdateEvent
-from pipecat_realtime_openai.protocol.items import ConversationItem
 from pipecat_realtime_openai.protocol.parse import parse_server_event
 from pipecat_realtime_openai.protocol.responses import RealtimeError
 from pipecat_realtime_openai.protocol.session import ImageDetail, SessionProperties
+from pipecat_realtime_openai.service_context import ItemRetrievals
 from pipecat_realtime_openai.service_events import ServerEventHandler
 from pipecat_realtime_openai.service_input import InputAudioPath, VideoInput
+from pipecat_realtime_openai.service_responses import ResponseCoordinator
 from pipecat_realtime_openai.session_config import (
     SessionConfigState,
     input_format,
@@ -50,7 +51,6 @@ from pipecat_realtime_openai.session_config import (
 from pipecat_realtime_openai.settings import OpenAIRealtimeLLMSettings, session_wire_dict
 from pipecat_realtime_openai.state.function_calls import FunctionCallTracker
 from pipecat_realtime_openai.state.playback import PlaybackTracker
-from pipecat_realtime_openai.state.response import Closing, ResponseLifecycle
 
 _FATAL_CATEGORIES = {
     "invalid_api_key": ErrorCategory.AUTHENTICATION,
@@ -60,57 +60,6 @@ _FATAL_CATEGORIES = {
     "insufficient_quota": ErrorCategory.QUOTA,
     "billing_hard_limit_reached": ErrorCategory.QUOTA,
 }
-
-
-class ItemRetrievals:
-    """Callers waiting for ``conversation.item.retrieve`` answers, by item id."""
-
-    _PREFIX = "rci_"
-
-    def __init__(self) -> None:
-        self._waiting: dict[str, list[asyncio.Future[ConversationItem]]] = {}
-
-    def event_id(self, item_id: str) -> str:
-        """Return the client event id that ties an error back to the item."""
-        return self._PREFIX + item_id
-
-    def wait_for(
-        self, item_id: str, loop: asyncio.AbstractEventLoop
-    ) -> tuple[asyncio.Future[ConversationItem], bool]:
-        """Register a waiter.
-
-        Returns:
-            The future to await, and whether a retrieve must be sent (no other
-            retrieval of the item is in flight).
-        """
-        future: asyncio.Future[ConversationItem] = loop.create_future()
-        waiters = self._waiting.setdefault(item_id, [])
-        waiters.append(future)
-        return future, len(waiters) == 1
-
-    def resolve(self, item_id: str, item: ConversationItem) -> None:
-        """Answer every waiter of an item."""
-        for future in self._waiting.pop(item_id, []):
-            if not future.done():
-                future.set_result(item)
-
-    def fail_by_event(self, event_id: str | None, message: str) -> bool:
-        """Fail the waiters of the retrieve that caused an error; True if there were any."""
-        if not event_id or not event_id.startswith(self._PREFIX):
-            return False
-        waiters = self._waiting.pop(event_id[len(self._PREFIX) :], [])
-        for future in waiters:
-            if not future.done():
-                future.set_exception(RuntimeError(message))
-        return bool(waiters)
-
-    def fail_all(self, message: str) -> None:
-        """Fail every waiter (the connection closed)."""
-        waiting, self._waiting = self._waiting, {}
-        for waiters in waiting.values():
-            for future in waiters:
-                if not future.done():
-                    future.set_exception(RuntimeError(message))
 
 
 class RealtimeSessionBase(LLMService[OpenAIRealtimeLLMAdapter]):
@@ -170,14 +119,10 @@ class RealtimeSessionBase(LLMService[OpenAIRealtimeLLMAdapter]):
         self._output_decoder = OutputAudioDecoder(out)
         self._playback = PlaybackTracker(bytes_per_ms=out.bytes_per_ms)
         self._session_state = SessionConfigState()
-        self._lifecycle = ResponseLifecycle()
+        self._responses = ResponseCoordinator(self)  # type: ignore[arg-type]
         self._calls = FunctionCallTracker()
         self._retrievals = ItemRetrievals()
         self._session_ready = False
-        self._response_wanted_when_ready = False
-        self._pending_input = False
-        self._drop_owed = False
-        self._response_request_id: str | None = None
 
     @property
     def url(self) -> str:
@@ -267,23 +212,17 @@ class RealtimeSessionBase(LLMService[OpenAIRealtimeLLMAdapter]):
         self._session_ready = False
         self._session_state.reset()
         self._audio_in.reset()
-        closing = self._lifecycle.on_disconnected()
+        closing = self._responses.reset()
         if not self._closing:
-            await self._close_response_frames(closing.tts_stopped, closing.full_response_end)
+            await self._responses.push_closing_frames(closing)
         self._playback.reset()
         self._calls.reset()
         self._on_connection_reset()
         self._events.reset()
         self._retrievals.fail_all("the Realtime connection closed")
-        self._pending_input = False
-        self._drop_owed = False
-        self._response_request_id = None
 
     def _on_connection_reset(self) -> None:
         """Hook for the service's own per-connection state."""
-
-    async def _close_response_frames(self, tts_stopped: bool, full_response_end: bool) -> None:
-        """Push the frames that close a response (implemented by the service)."""
 
     # -- sending -----------------------------------------------------------------------
 
@@ -392,9 +331,8 @@ class RealtimeSessionBase(LLMService[OpenAIRealtimeLLMAdapter]):
             error.event_id, message
         ):
             return
-        if error.event_id is not None and error.event_id == self._response_request_id:
-            already_active = error.code == "conversation_already_has_active_response"
-            await self._close_response(self._lifecycle.on_request_failed(already_active))
+        already_active = error.code == "conversation_already_has_active_response"
+        await self._responses.on_request_error(error.event_id, already_active)
         rule = classify_error(error.code, error.type)
         await self._report_error(f"{error.code or error.type}: {message}", rule, error.code)
 
@@ -418,17 +356,8 @@ class RealtimeSessionBase(LLMService[OpenAIRealtimeLLMAdapter]):
             frame.fatal = True
             await self.push_error_frame(frame, force_treat_as_permanent=True)
 
-    async def _close_response(self, closing: Closing) -> None:
-        """Push the frames a finished response needs; send an owed request."""
-        await self._close_response_frames(closing.tts_stopped, closing.full_response_end)
-        if closing.response_create_due:
-            if self._drop_owed:
-                self._drop_owed = False
-            else:
-                await self._request_response()
-
-    async def _request_response(self, *, start_metrics: bool = True) -> None:
-        """Ask the model to respond (implemented by the service)."""
+    async def _create_response(self, start_metrics: bool) -> None:
+        """Seed if needed and send ``response.create`` (implemented by the service)."""
 
     @property
     def _context(self) -> Any:

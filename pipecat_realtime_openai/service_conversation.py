@@ -1,0 +1,199 @@
+"""Context, appended messages and tool results -> server conversation items.
+
+:class:`ConversationBridge` is the part of the service that keeps the server
+conversation in step with Pipecat: it seeds the conversation from the first context,
+sends what later context frames and ``LLMMessagesAppendFrame`` add, delivers function
+call results (one ``response.create`` after the last result of a tool round), and
+decides when a context frame asks for a response. What to send is decided by
+:class:`~pipecat_realtime_openai.service_context.ConversationSync` and
+:class:`~pipecat_realtime_openai.state.function_calls.FunctionCallTracker`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pipecat.frames.frames import (
+    FunctionCallCancelFrame,
+    FunctionCallResultFrame,
+    LLMMessagesAppendFrame,
+    LLMSetToolsFrame,
+)
+from pipecat.processors.aggregators import async_tool_messages
+from pipecat.processors.aggregators.llm_context import LLMContext, standard_message_text
+from pipecat.processors.frame_processor import FrameDirection
+from pipecat.utils.types import assert_given
+
+from pipecat_realtime_openai.protocol.client_events import ConversationItemCreateEvent
+from pipecat_realtime_openai.protocol.items import ConversationItem
+from pipecat_realtime_openai.service_context import (
+    ConversationSync,
+    encode_result,
+    function_output_item,
+    text_message_item,
+    to_protocol_item,
+)
+from pipecat_realtime_openai.settings import to_session_properties
+
+if TYPE_CHECKING:
+    from pipecat_realtime_openai.service import OpenAIRealtimeLLMService
+
+
+class ConversationBridge:
+    """Sends context, messages and tool results to the server conversation.
+
+    Args:
+        service: The service this bridge works for (sending, requesting responses).
+    """
+
+    def __init__(self, service: OpenAIRealtimeLLMService) -> None:
+        self._service = service
+        self.sync = ConversationSync()
+        # Appended messages waiting for the conversation to be seeded.
+        self._queued: list[ConversationItem] = []
+
+    @property
+    def context(self) -> LLMContext | None:
+        """The latest context received, if any."""
+        return self.sync.context
+
+    def is_ready(self) -> bool:
+        """Whether items can go out now (session configured, conversation seeded)."""
+        return self._service._session_ready and (self.sync.context is None or self.sync.seeded)
+
+    async def send_item(self, item: ConversationItem) -> None:
+        """Create one conversation item."""
+        await self._service._send(ConversationItemCreateEvent(item=item))
+
+    async def ensure_seeded(self) -> None:
+        """Seed the server conversation from the context once per connection.
+
+        Also sends the messages appended while the conversation was not ready.
+        """
+        service = self._service
+        context = self.sync.context
+        if context is not None and not self.sync.seeded:
+            service._log_llm_conversation_setup(context)
+            params = await service.get_llm_adapter().get_llm_invocation_params(
+                context,
+                system_instruction=service._settings.system_instruction or None,
+                service_tools=service._service_tools(),
+            )
+            for item in params["messages"]:
+                await self.send_item(to_protocol_item(item))
+            self.sync.mark_seeded()
+            # The context may carry its own tools and system instruction.
+            await service._update_session()
+        queued, self._queued = self._queued, []
+        for item in queued:
+            await self.send_item(item)
+
+    async def on_context(self, context: LLMContext, direction: FrameDirection) -> None:
+        """Handle an ``LLMContextFrame``.
+
+        The first context seeds the conversation and asks for a response. Later ones
+        deliver what they add; one travelling downstream (the user aggregator running
+        the model) asks for a response unless one is running and nothing is new; one
+        travelling upstream (the assistant aggregator) asks only when something was
+        delivered since the last response and no tool call is still outstanding,
+        because a tool round is answered once, after its last result.
+
+        Args:
+            context: The frame's context.
+            direction: The frame's direction.
+        """
+        service = self._service
+        if self.sync.set_context(context):
+            await service._responses.request()
+            return
+        changes = self.sync.changes()
+        for item in changes.items:
+            await self.send_item(item)
+            service._responses.pending_input = True
+        for result in changes.results:
+            await self.deliver_tool_output(result.call_id, result.output, run_llm=False)
+        brought_something = bool(changes.items or changes.results)
+        if direction == FrameDirection.DOWNSTREAM:
+            if brought_something or not service._responses.lifecycle.busy:
+                await service._responses.request()
+        elif service._responses.pending_input and not service._calls.outstanding():
+            await service._responses.request()
+
+    async def on_messages_append(self, frame: LLMMessagesAppendFrame) -> None:
+        """Add appended messages as items; ask for a response when ``run_llm`` is set."""
+        items = []
+        for message in frame.messages:
+            text = standard_message_text(message)
+            role = message.get("role") if isinstance(message, dict) else None
+            if text and isinstance(role, str):
+                items.append(text_message_item(text, role))
+        if self.is_ready():
+            for item in items:
+                await self.send_item(item)
+        else:
+            self._queued.extend(items)
+        if items:
+            self._service._responses.pending_input = True
+        if frame.run_llm:
+            await self._service._responses.request()
+
+    async def on_set_tools(self, frame: LLMSetToolsFrame) -> None:
+        """Change the tools: sync handlers, then update the session's tools."""
+        service = self._service
+        # A realtime session gets no context frame per turn, so handlers sync here.
+        service._sync_registered_tool_handlers(frame.tools)
+        context = self.sync.context
+        if context is not None:
+            context.set_tools(frame.tools)
+        else:
+            sp = assert_given(service._settings.session_properties)
+            sp.tools = to_session_properties({"tools": frame.tools}).tools
+        await service._update_session()
+
+    async def on_function_call_result(self, frame: FunctionCallResultFrame) -> None:
+        """Deliver a function call result (intermediate results go in as messages)."""
+        output = encode_result(frame.result)
+        is_final = frame.properties.is_final if frame.properties else True
+        if not is_final:
+            # The API takes one output per call: progress goes in as a message.
+            message = async_tool_messages.build_intermediate_result_message(
+                frame.tool_call_id, output
+            )
+            await self.send_item(text_message_item(str(message.get("content", "")), "system"))
+            self._service._responses.pending_input = True
+            return
+        run_llm = frame.run_llm is not False and not (
+            frame.properties is not None and frame.properties.run_llm is False
+        )
+        await self.deliver_tool_output(frame.tool_call_id, output, run_llm=run_llm)
+
+    async def on_function_call_cancel(self, frame: FunctionCallCancelFrame) -> None:
+        """Settle a cancelled call so the server does not wait for it."""
+        calls = self._service._calls
+        self.sync.mark_call_handled(frame.tool_call_id)
+        if not calls.is_open(frame.tool_call_id):
+            return
+        await self.send_item(function_output_item(frame.tool_call_id, "CANCELLED"))
+        # Cancellation comes with an interruption: the user's turn answers it.
+        calls.on_cancel(frame.tool_call_id)
+
+    async def deliver_tool_output(self, call_id: str, output: str, *, run_llm: bool) -> None:
+        """Send one function call output; ask for the response after the last of a round.
+
+        Args:
+            call_id: The call answered.
+            output: The result text.
+            run_llm: False when the result asked not to run the model.
+        """
+        service = self._service
+        self.sync.mark_call_handled(call_id)
+        if service._calls.is_open(call_id):
+            await self.send_item(function_output_item(call_id, output))
+        else:
+            # The server no longer waits for this call (e.g. a new connection): tell
+            # the model the outcome as a message instead.
+            message = async_tool_messages.build_final_result_message(call_id, output)
+            await self.send_item(text_message_item(str(message.get("content", "")), "system"))
+        service._responses.pending_input = True
+        if service._calls.on_result(call_id) and run_llm:
+            await service._responses.request()
