@@ -206,18 +206,12 @@ def print_summary(
     print(f"  wall time:        {elapsed:.1f} s")
 
 
-async def run_conversation(backend: Backend, args: argparse.Namespace) -> int:
-    """Build the pipeline, hold the conversation, save the audio; return the exit code."""
-    printer = TranscriptPrinter()
-    llm = build_service(backend)
-    tool = WeatherTool(say=printer.line)
-    llm.register_function("get_weather", tool)
-
+def build_worker(llm: OpenAIRealtimeLLMService, monitor: ConversationMonitor) -> PipelineWorker:
+    """Assemble the pipeline: user aggregator -> realtime service -> assistant aggregator."""
     context = LLMContext(tools=ToolsSchema(standard_tools=[WEATHER_FUNCTION]))
     user_aggregator, assistant_aggregator = LLMContextAggregatorPair(context)
     pipeline = Pipeline([user_aggregator, llm, assistant_aggregator])
-    monitor = ConversationMonitor(llm, printer)
-    worker = PipelineWorker(
+    return PipelineWorker(
         pipeline,
         params=PipelineParams(
             audio_in_sample_rate=USER_SAMPLE_RATE,
@@ -230,30 +224,58 @@ async def run_conversation(backend: Backend, args: argparse.Namespace) -> int:
         enable_rtvi=False,
         idle_timeout_secs=None,
     )
+
+
+async def hold_conversation(
+    worker: PipelineWorker,
+    monitor: ConversationMonitor,
+    backend: Backend,
+    args: argparse.Namespace,
+) -> int:
+    """Run the pipeline and the user's side of the conversation; return the exit code."""
     runner = WorkerRunner(handle_sigint=True)
-    started = time.monotonic()
     await runner.add_workers(worker)
     pipeline_run = asyncio.create_task(runner.run())
-    code = 0
+    conversation = asyncio.create_task(
+        converse(worker, monitor, TURNS, backend, realtime=args.pace == "realtime")
+    )
     try:
         async with asyncio.timeout(args.timeout):
-            await converse(worker, monitor, TURNS, backend, realtime=args.pace == "realtime")
+            await asyncio.wait({pipeline_run, conversation}, return_when=asyncio.FIRST_COMPLETED)
+            if not conversation.done():
+                # Ctrl+C, or the pipeline gave up on its own.
+                print("\nThe pipeline stopped before the conversation was over.")
+                return 1
+            conversation.result()
             await pipeline_run
     except TimeoutError:
         print(f"\nGave up after {args.timeout:.0f} s (see --timeout).")
-        code = 1
+        return 1
     except DemoFailedError as exc:
         print(f"\nThe service stopped with an error: {exc}")
-        code = 1
+        return 1
     finally:
+        conversation.cancel()
         if not pipeline_run.done():
             await worker.cancel(reason="demo finished")
             await pipeline_run
+    return 0
+
+
+async def run_conversation(backend: Backend, args: argparse.Namespace) -> int:
+    """Build the pipeline, hold the conversation, save the audio; return the exit code."""
+    printer = TranscriptPrinter()
+    llm = build_service(backend)
+    tool = WeatherTool(say=printer.line)
+    llm.register_function("get_weather", tool)
+    monitor = ConversationMonitor(llm, printer)
+    worker = build_worker(llm, monitor)
+
+    started = time.monotonic()
+    code = await hold_conversation(worker, monitor, backend, args)
     save_wav(args.output, bytes(monitor.bot_audio), BOT_SAMPLE_RATE)
     print_summary(monitor, tool, TURNS, args.output, time.monotonic() - started)
-    if monitor.replies < len(TURNS):
-        code = 1
-    return code
+    return code if monitor.replies >= len(TURNS) else 1
 
 
 async def main_async(args: argparse.Namespace) -> int:

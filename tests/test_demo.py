@@ -104,6 +104,29 @@ def test_demo_saves_the_bot_audio(demo_run) -> None:
     assert np.sqrt(np.mean(samples.astype(np.float64) ** 2)) > 300
 
 
+def test_demo_stops_with_status_1_when_the_key_is_rejected(tmp_path: Path) -> None:
+    # The simulator is made to expect another key, as OpenAI rejects a wrong one.
+    script = (
+        "import functools, sys; sys.path.insert(0, sys.argv[1]); import demo; "
+        "demo.RealtimeSimulator = functools.partial(demo.RealtimeSimulator, api_key='right'); "
+        "sys.exit(demo.main(sys.argv[2:]))"
+    )
+    output = tmp_path / "bot.wav"
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(EXAMPLES), "--output", str(output), "--timeout", "30"],
+        cwd=tmp_path,
+        env=_example_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "The service stopped with an error" in result.stdout
+    assert "invalid_api_key" in result.stdout
+    assert "bot answers:      0" in result.stdout
+    assert "Gave up" not in result.stdout
+
+
 def test_demo_needs_no_webrtc_or_runner_modules() -> None:
     probe = (
         "import sys; sys.path.insert(0, sys.argv[1]); import demo; "
