@@ -91,15 +91,20 @@ class ResponseCoordinator:
         """``response.done``: close the response's frames; send an owed request."""
         await self.close(self.lifecycle.on_response_done(response_id))
 
-    async def on_request_error(self, event_id: str | None, already_active: bool) -> None:
+    async def on_request_error(self, event_id: str | None, already_active: bool) -> bool:
         """An ``error`` answered a client event: close the frames of a refused request.
 
         Args:
             event_id: The client event id the error names.
             already_active: The error is ``conversation_already_has_active_response``.
+
+        Returns:
+            True when the error refused this coordinator's ``response.create``.
         """
-        if event_id is not None and event_id == self._request_event_id:
-            await self.close(self.lifecycle.on_request_failed(already_active))
+        if event_id is None or event_id != self._request_event_id:
+            return False
+        await self.close(self.lifecycle.on_request_failed(already_active))
+        return True
 
     async def on_barge_in(self) -> None:
         """The user talks over the bot: stop the TTS pair, forget owed requests."""

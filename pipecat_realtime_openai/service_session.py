@@ -332,7 +332,11 @@ class RealtimeSessionBase(LLMService[OpenAIRealtimeLLMAdapter]):
         ):
             return
         already_active = error.code == "conversation_already_has_active_response"
-        await self._responses.on_request_error(error.event_id, already_active)
+        refused = await self._responses.on_request_error(error.event_id, already_active)
+        if refused and already_active:
+            # Handled: the request is sent again when the running response ends.
+            logger.warning(f"{self}: {message} (the response is requested again after it)")
+            return
         rule = classify_error(error.code, error.type)
         await self._report_error(f"{error.code or error.type}: {message}", rule, error.code)
 

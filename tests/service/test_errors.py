@@ -92,16 +92,26 @@ async def test_session_expired_reconnects_and_reseeds(simulator, harnesses):
     assert not harness.up.of(ErrorFrame)
 
 
-async def test_rejected_response_create_keeps_frames_balanced(simulator, harnesses):
+async def test_refused_response_create_is_sent_again_after_the_active_one(simulator, harnesses):
     simulator.faults.errors_for["response.create"] = InjectedError(
         "conversation_already_has_active_response", "Conversation already has an active response."
     )
-    _, harness, _conn = await started(simulator, harnesses)
+    _, harness, conn = await started(simulator, harnesses)
     await harness.send(hello())
     await harness.down.wait_for(LLMFullResponseEndFrame)
-    await harness.stop()
     assert len(harness.down.of(LLMFullResponseStartFrame)) == 1
-    assert len(harness.down.of(LLMFullResponseEndFrame)) == 1
+    del simulator.faults.errors_for["response.create"]
+    # The response the server said was active ends: the refused request goes out.
+    response = {"id": "resp_other", "object": "realtime.response", "status": "in_progress"}
+    conn.send_event(make_event("response.created", response=response))
+    conn.send_event(make_event("response.done", response=dict(response, status="completed")))
+    await conn.wait_for_client_event("response.create", count=2)
+    await harness.down.wait_for(LLMFullResponseEndFrame, count=3)
+    await harness.stop()
+    assert conn.client_event_types.count("response.create") == 2
+    assert len(harness.down.of(LLMFullResponseStartFrame)) == 3
+    assert len(harness.down.of(LLMFullResponseEndFrame)) == 3
+    assert not harness.up.of(ErrorFrame), "a handled race is not reported as an error"
 
 
 async def test_failed_response_has_one_frame_pair_and_an_error(simulator, harnesses):

@@ -1,10 +1,12 @@
 """Function calls: parallel calls answered once, failing tools, intermediate results."""
 
+import asyncio
 import json
 
 from pipecat.frames.frames import (
     ErrorFrame,
     FunctionCallResultFrame,
+    InterruptionFrame,
     LLMContextFrame,
     LLMFullResponseEndFrame,
     LLMFullResponseStartFrame,
@@ -154,3 +156,35 @@ async def test_unparseable_arguments_are_reported_to_the_model(simulator, harnes
         and e["item"]["type"] == "function_call_output"
     )
     assert output.startswith("Invalid JSON arguments")
+
+
+async def test_interrupted_tool_is_settled_as_cancelled_without_a_response(simulator, harnesses):
+    simulator.responder = ScriptedResponder(
+        [Reply(function_calls=[FunctionCall("slow", {}, call_id="call_slow")])]
+    )
+    started = asyncio.Event()
+
+    async def slow(params: FunctionCallParams) -> None:
+        started.set()
+        await asyncio.sleep(30)
+
+    service = make_service(simulator)
+    service.register_function("slow", slow)
+    harness = harnesses(service)
+    await harness.start()
+    await harness.send(
+        LLMContextFrame(context=LLMContext(messages=[{"role": "user", "content": "x"}]))
+    )
+    await asyncio.wait_for(started.wait(), 5)
+    conn = simulator.connections[0]
+    await conn.wait_for_server_event("response.done")
+    await harness.send(InterruptionFrame())
+    created = await conn.wait_for_client_event("conversation.item.create", count=2)
+    await asyncio.sleep(0.1)
+    await harness.stop()
+    assert created["item"] == {
+        "type": "function_call_output",
+        "call_id": "call_slow",
+        "output": "CANCELLED",
+    }
+    assert conn.client_event_types.count("response.create") == 1
