@@ -80,6 +80,9 @@ class InputAudioPath:
         self._keep_preroll = False
         self._last_audio_at = 0.0
         self._audio_arrived = asyncio.Event()
+        # Sends from the frame task and the pause-flush timer must not interleave, or
+        # audio could reach the server out of order.
+        self._lock = asyncio.Lock()
         self._timer: asyncio.Task | None = None
         self.sent_bytes = 0
         """Wire bytes sent so far (for tests and diagnostics)."""
@@ -140,8 +143,9 @@ class InputAudioPath:
         """
         if target == self._converter.target:
             return
-        for chunk in self._converter.retarget(target):
-            await self._emit(chunk)
+        async with self._lock:
+            for chunk in self._converter.retarget(target):
+                await self._emit(chunk)
         # Pre-roll in the old format cannot be replayed into the new one.
         self._preroll.clear()
 
@@ -151,16 +155,18 @@ class InputAudioPath:
         Args:
             ready: True once ``session.updated`` confirmed the configuration.
         """
-        self._ready = ready
         if not ready:
+            self._ready = False
             return
-        while self._pending:
-            entry = self._pending.popleft()
-            if isinstance(entry, str):
-                await self._send(entry)
-            else:
-                self._pending_bytes -= len(entry)
-                await self._send_chunk(entry)
+        async with self._lock:
+            while self._pending:
+                entry = self._pending.popleft()
+                if isinstance(entry, str):
+                    await self._send(entry)
+                else:
+                    self._pending_bytes -= len(entry)
+                    await self._send_chunk(entry)
+            self._ready = True
 
     def reset(self) -> None:
         """Forget per-connection state: a new connection is not ready yet."""
@@ -177,27 +183,29 @@ class InputAudioPath:
             sample_rate: The frame's rate.
             num_channels: The frame's channel count.
         """
-        for chunk in self._converter.convert(pcm, sample_rate, num_channels):
-            await self._emit(chunk)
         self._last_audio_at = time.monotonic()
+        async with self._lock:
+            for chunk in self._converter.convert(pcm, sample_rate, num_channels):
+                await self._emit(chunk)
         self._audio_arrived.set()
 
     async def flush(self) -> None:
         """Send everything the resampler and batcher hold back."""
-        for chunk in self._converter.flush():
-            await self._emit(chunk)
+        async with self._lock:
+            await self._flush_locked()
 
     async def commit(self) -> None:
         """Send everything held back, then commit the input buffer (manual turns).
 
         Before the session is ready the commit waits in line behind the held audio.
         """
-        await self.flush()
-        text = InputAudioBufferCommitEvent().to_json()
-        if self._ready:
-            await self._send(text)
-        else:
-            self._pending.append(text)
+        async with self._lock:
+            await self._flush_locked()
+            text = InputAudioBufferCommitEvent().to_json()
+            if self._ready:
+                await self._send(text)
+            else:
+                self._pending.append(text)
 
     async def clear_and_replay_preroll(self) -> None:
         """Clear the server input buffer, then re-append the recent pre-roll.
@@ -207,9 +215,14 @@ class InputAudioPath:
         """
         if not self._ready:
             return
-        await self._send(InputAudioBufferClearEvent().to_json())
-        if self._preroll:
-            await self._send(encode_append(bytes(self._preroll)))
+        async with self._lock:
+            await self._send(InputAudioBufferClearEvent().to_json())
+            if self._preroll:
+                await self._send(encode_append(bytes(self._preroll)))
+
+    async def _flush_locked(self) -> None:
+        for chunk in self._converter.flush():
+            await self._emit(chunk)
 
     async def _emit(self, chunk: bytes) -> None:
         if self._ready:
@@ -256,7 +269,7 @@ class VideoInput:
     """Rate limit and JPEG encoding of video frames.
 
     Args:
-        max_fps: Most frames accepted per second.
+        max_fps: Most frames accepted per second; 0 or less sends no video.
         detail: Image detail sent with each frame.
     """
 
@@ -290,6 +303,8 @@ class VideoInput:
         Returns:
             True when enough time passed since the last accepted frame.
         """
+        if self._min_interval == float("inf"):
+            return False
         if self._last_sent is not None and now - self._last_sent < self._min_interval:
             return False
         self._last_sent = now

@@ -189,6 +189,13 @@ class RealtimeSessionBase(LLMService[OpenAIRealtimeLLMAdapter]):
             return
 
     async def _receive(self, conn: RealtimeConnection) -> None:
+        try:
+            await self._receive_events(conn)
+        except Exception as exc:
+            # A transport failure ends this connection like a close does.
+            logger.warning(f"{self}: the Realtime connection failed: {type(exc).__name__}: {exc}")
+
+    async def _receive_events(self, conn: RealtimeConnection) -> None:
         async for raw in conn.messages():
             try:
                 await self._events.handle(parse_server_event(raw))
