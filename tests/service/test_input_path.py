@@ -51,7 +51,9 @@ async def test_concurrent_flushes_never_reorder_audio():
     wire = Wire()
     audio_in = path(wire)
     await audio_in.set_ready(True)
-    frames = [ramp(480, i * 480) for i in range(60)]  # 20 ms frames at 24 kHz
+    # 110 ms frames against 40 ms batches: each push sends several chunks and holds a
+    # tail, so a flush slipping in between two of them would reorder the audio.
+    frames = [ramp(2640, i * 2640) for i in range(30)]
 
     async def producer() -> None:
         for frame in frames:
