@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 from pipecat.frames.frames import (
     FunctionCallResultProperties,
     LLMContextFrame,
@@ -94,14 +96,21 @@ async def test_conversation_item_event_handlers(simulator, harnesses):
 
 
 async def test_built_in_style_constructor_arguments(simulator, harnesses):
-    service = make_service(
-        simulator,
-        model="gpt-realtime",
-        session_properties=pipecat_events.SessionProperties(
-            instructions="Speak like a pirate.",
-            audio=pipecat_events.AudioConfiguration(output=pipecat_events.AudioOutput(voice="ash")),
-        ),
-    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        service = make_service(
+            simulator,
+            model="gpt-realtime",
+            session_properties=pipecat_events.SessionProperties(
+                instructions="Speak like a pirate.",
+                audio=pipecat_events.AudioConfiguration(
+                    output=pipecat_events.AudioOutput(voice="ash")
+                ),
+            ),
+        )
+    messages = " ".join(str(w.message) for w in caught)
+    assert "(model=...)` is deprecated" in messages
+    assert "(session_properties=...)` is deprecated" in messages
     harness = harnesses(service)
     await harness.start()
     conn = await simulator.wait_for_connection()
@@ -154,3 +163,36 @@ async def test_async_tool_intermediate_result_goes_in_as_a_message(simulator, ha
     assert kinds[-2:] == [("message", "system"), ("function_call_output", None)]
     assert "half" in created[-2]["content"][0]["text"]
     assert conn.client_event_types.count("response.create") == 2
+
+
+async def test_send_client_event_accepts_ours_pipecats_and_dicts(simulator, harnesses):
+    from pipecat_realtime_openai import events
+
+    service = make_service(simulator)
+    harness = harnesses(service)
+    await harness.start()
+    conn = await simulator.wait_for_connection()
+    await conn.wait_for_server_event("session.updated")
+    await service.send_client_event(
+        pipecat_events.ConversationItemCreateEvent(
+            item=pipecat_events.ConversationItem(
+                type="message",
+                role="user",
+                content=[pipecat_events.ItemContent(type="input_text", text="from pipecat")],
+            )
+        )
+    )
+    await service.send_client_event(
+        events.ConversationItemCreateEvent(
+            item=events.ConversationItem(
+                type="message",
+                role="system",
+                content=[events.ItemContent(type="input_text", text="from ours")],
+            )
+        )
+    )
+    await service.send_client_event({"type": "input_audio_buffer.clear"})
+    await conn.wait_for_client_event("input_audio_buffer.clear")
+    await harness.stop()
+    texts = [i["content"][0]["text"] for i in conn.items]
+    assert texts == ["from pipecat", "from ours"]
