@@ -123,6 +123,8 @@ class RealtimeSessionBase(LLMService[OpenAIRealtimeLLMAdapter]):
         self._calls = FunctionCallTracker()
         self._retrievals = ItemRetrievals()
         self._session_ready = False
+        # Event id of the update that must be confirmed before the session is ready.
+        self._configuring_event_id: str | None = None
 
     @property
     def url(self) -> str:
@@ -294,7 +296,11 @@ class RealtimeSessionBase(LLMService[OpenAIRealtimeLLMAdapter]):
             logger.warning(f"{self}: {warning}")
         if plan.session is None:
             return
-        await self._send(SessionUpdateEvent(session=SessionProperties.model_validate(plan.session)))
+        event_id = self._next_event_id("session")
+        if not self._session_ready:
+            self._configuring_event_id = event_id
+        session = SessionProperties.model_validate(plan.session)
+        await self._send(SessionUpdateEvent(session=session, event_id=event_id))
         self._session_state.on_sent(plan.session)
         await self._apply_formats()
 
@@ -346,6 +352,15 @@ class RealtimeSessionBase(LLMService[OpenAIRealtimeLLMAdapter]):
             return
         rule = classify_error(error.code, error.type)
         await self._report_error(f"{error.code or error.type}: {message}", rule, error.code)
+        if (
+            not self._session_ready
+            and error.event_id is not None
+            and error.event_id == self._configuring_event_id
+            and rule.action in (ErrorAction.IGNORE, ErrorAction.RECOVER)
+        ):
+            # The server kept its previous configuration and sends no session.updated;
+            # carry on with it rather than hold audio and responses forever.
+            await self._on_session_confirmed()
 
     async def _report_error(self, description: str, rule: ErrorRule, code: str | None) -> None:
         text = f"OpenAI Realtime error {description} ({rule.hint})"
@@ -369,6 +384,9 @@ class RealtimeSessionBase(LLMService[OpenAIRealtimeLLMAdapter]):
 
     async def _create_response(self, start_metrics: bool) -> None:
         """Seed if needed and send ``response.create`` (implemented by the service)."""
+
+    async def _on_session_confirmed(self) -> None:
+        """Release what waited for the configuration (implemented by the service)."""
 
     @property
     def _context(self) -> Any:

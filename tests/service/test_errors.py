@@ -149,3 +149,18 @@ def test_schema_check_rejects_invalid_client_events():
     bad = SimpleNamespace(client_events=[{"type": "conversation.item.truncate"}])
     with pytest.raises(AssertionError, match=r"conversation\.item\.truncate"):
         assert_client_events_official(SimpleNamespace(connections=[bad]))
+
+
+async def test_rejected_session_update_does_not_hold_the_session_forever(simulator, harnesses):
+    simulator.faults.errors_for["session.update"] = InjectedError(
+        "invalid_value", "Invalid value: 'robot'. Supported values are: 'alloy', ...", param="voice"
+    )
+    service = make_service(simulator)
+    harness = harnesses(service)
+    await harness.start()
+    await harness.send(hello())
+    error = await harness.up.wait_for(ErrorFrame)
+    await harness.down.wait_for(LLMFullResponseEndFrame)
+    await harness.stop()
+    assert "robot" in error.error and not error.fatal
+    assert simulator.connections[0].client_event_types.count("response.create") == 1
