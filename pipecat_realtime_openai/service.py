@@ -240,7 +240,7 @@ class OpenAIRealtimeLLMService(RealtimeSessionBase):
         replaces that loop's connection.
         """
         logger.debug(f"{self}: resetting the conversation")
-        await self._disconnect()
+        await self._disconnect(shutting_down=False)
         await self._connect()
 
     def service_metadata_frame(self) -> LLMServiceMetadataFrame:

@@ -131,12 +131,15 @@ class ResponseCoordinator:
             await self._service.push_frame(LLMFullResponseEndFrame())
 
     def reset(self) -> Closing:
-        """Forget per-connection state.
+        """Forget per-connection state; a request that was owed waits for the next session.
 
         Returns:
             What was still open; the caller pushes it unless shutting down.
         """
+        closing = self.lifecycle.on_disconnected()
+        if closing.response_create_due and not self._drop_owed:
+            self._wanted_when_ready = True
         self.pending_input = False
         self._drop_owed = False
         self._request_event_id = None
-        return self.lifecycle.on_disconnected()
+        return closing

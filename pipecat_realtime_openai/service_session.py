@@ -147,8 +147,13 @@ class RealtimeSessionBase(LLMService[OpenAIRealtimeLLMAdapter]):
         self._audio_in.start(self.create_task)
         self._session_task = self.create_task(self._run_session(), name=f"{self}::session")
 
-    async def _disconnect(self) -> None:
-        """Close the connection and forget everything tied to it."""
+    async def _disconnect(self, *, shutting_down: bool = True) -> None:
+        """Close the connection and forget everything tied to it.
+
+        Args:
+            shutting_down: The pipeline is ending, so no frames are pushed; False
+                (a conversation reset) closes the frames of a response in progress.
+        """
         self._closing = True
         task, self._session_task = self._session_task, None
         conn, self._conn = self._conn, None
@@ -157,7 +162,7 @@ class RealtimeSessionBase(LLMService[OpenAIRealtimeLLMAdapter]):
         if task is not None:
             await self.cancel_task(task, timeout=1.0)
         await self._audio_in.stop(self.cancel_task)
-        await self._reset_connection_state()
+        await self._reset_connection_state(push_frames=not shutting_down)
 
     async def _run_session(self) -> None:
         while True:
@@ -177,7 +182,7 @@ class RealtimeSessionBase(LLMService[OpenAIRealtimeLLMAdapter]):
             self._conn = None
             if self._closing:
                 return
-            await self._reset_connection_state()
+            await self._reset_connection_state(push_frames=True)
             if self._reconnect_requested:
                 self._reconnect_requested = False
                 logger.info(f"{self}: reconnecting to {self.url}")
@@ -206,7 +211,7 @@ class RealtimeSessionBase(LLMService[OpenAIRealtimeLLMAdapter]):
                 # could hold audio payloads.
                 logger.error(f"{self}: error handling a server event: {type(exc).__name__}: {exc}")
 
-    async def _reset_connection_state(self) -> None:
+    async def _reset_connection_state(self, *, push_frames: bool) -> None:
         """Reset everything tied to one connection.
 
         Called when a connection ends (before a reconnect, and at shutdown). It resets:
@@ -217,12 +222,16 @@ class RealtimeSessionBase(LLMService[OpenAIRealtimeLLMAdapter]):
         (complete ones stay answerable); the conversation seed (the next connection
         seeds a fresh server conversation from the context); pending item retrievals
         (they fail).
+
+        Args:
+            push_frames: Push the frames that close a response in progress (False
+                while the pipeline shuts down).
         """
         self._session_ready = False
         self._session_state.reset()
         self._audio_in.reset()
         closing = self._responses.reset()
-        if not self._closing:
+        if push_frames:
             await self._responses.push_closing_frames(closing)
         self._playback.reset()
         self._calls.reset()

@@ -196,3 +196,20 @@ async def test_send_client_event_accepts_ours_pipecats_and_dicts(simulator, harn
     await harness.stop()
     texts = [i["content"][0]["text"] for i in conn.items]
     assert texts == ["from pipecat", "from ours"]
+
+
+async def test_reset_mid_response_closes_its_frames(simulator, harnesses):
+    simulator.pace = "realtime"
+    simulator.responder = ScriptedResponder([Reply(text="A long answer that keeps going " * 4)])
+    service = make_service(simulator)
+    harness = harnesses(service)
+    await harness.start()
+    await harness.send(hello())
+    await harness.down.wait_for(TTSStartedFrame)
+    await service.reset_conversation()
+    await harness.down.wait_for(LLMFullResponseEndFrame)
+    await simulator.wait_for_connection(count=2)
+    await harness.stop()
+    down = harness.down
+    assert len(down.of(LLMFullResponseStartFrame)) == len(down.of(LLMFullResponseEndFrame)) == 1
+    assert len(down.of(TTSStartedFrame)) == len(down.of(TTSStoppedFrame)) == 1
