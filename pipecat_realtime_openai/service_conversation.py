@@ -49,7 +49,7 @@ class ConversationBridge:
     def __init__(self, service: OpenAIRealtimeLLMService) -> None:
         self._service = service
         self.sync = ConversationSync()
-        # Appended messages waiting for the conversation to be seeded.
+        # Items waiting for the conversation to be seeded.
         self._queued: list[ConversationItem] = []
 
     @property
@@ -62,7 +62,16 @@ class ConversationBridge:
         return self._service._session_ready and (self.sync.context is None or self.sync.seeded)
 
     async def send_item(self, item: ConversationItem) -> None:
-        """Create one conversation item."""
+        """Create one conversation item, or queue it until the conversation is seeded.
+
+        Items must follow the seed, or they would land before the history they answer.
+        """
+        if self.is_ready() and not self._queued:
+            await self._send_now(item)
+        else:
+            self._queued.append(item)
+
+    async def _send_now(self, item: ConversationItem) -> None:
         await self._service._send(ConversationItemCreateEvent(item=item))
 
     async def ensure_seeded(self) -> None:
@@ -80,13 +89,17 @@ class ConversationBridge:
                 service_tools=service._service_tools(),
             )
             for item in params["messages"]:
-                await self.send_item(to_protocol_item(item))
+                await self._send_now(to_protocol_item(item))
             self.sync.mark_seeded()
+            await self._send_queued()
             # The context may carry its own tools and system instruction.
             await service._update_session()
-        queued, self._queued = self._queued, []
-        for item in queued:
-            await self.send_item(item)
+        await self._send_queued()
+
+    async def _send_queued(self) -> None:
+        # Items queued meanwhile join the end of the queue, so order is kept.
+        while self._queued and self.is_ready():
+            await self._send_now(self._queued.pop(0))
 
     async def on_context(self, context: LLMContext, direction: FrameDirection) -> None:
         """Handle an ``LLMContextFrame``.
@@ -127,11 +140,8 @@ class ConversationBridge:
             role = message.get("role") if isinstance(message, dict) else None
             if text and isinstance(role, str):
                 items.append(text_message_item(text, role))
-        if self.is_ready():
-            for item in items:
-                await self.send_item(item)
-        else:
-            self._queued.extend(items)
+        for item in items:
+            await self.send_item(item)
         if items:
             self._service._responses.pending_input = True
         if frame.run_llm:
@@ -189,11 +199,14 @@ class ConversationBridge:
         self.sync.mark_call_handled(call_id)
         if service._calls.is_open(call_id):
             await self.send_item(function_output_item(call_id, output))
-        else:
-            # The server no longer waits for this call (e.g. a new connection): tell
-            # the model the outcome as a message instead.
-            message = async_tool_messages.build_final_result_message(call_id, output)
-            await self.send_item(text_message_item(str(message.get("content", "")), "system"))
+            service._responses.pending_input = True
+            if service._calls.on_result(call_id) and run_llm:
+                await service._responses.request()
+            return
+        # The server no longer waits for this call (e.g. it was made on an earlier
+        # connection): tell the model the outcome as a message, and let it answer.
+        message = async_tool_messages.build_final_result_message(call_id, output)
+        await self.send_item(text_message_item(str(message.get("content", "")), "system"))
         service._responses.pending_input = True
-        if service._calls.on_result(call_id) and run_llm:
+        if run_llm:
             await service._responses.request()

@@ -218,8 +218,8 @@ class RealtimeSessionBase(LLMService[OpenAIRealtimeLLMAdapter]):
         session readiness and what the server was told about the session; input audio
         held for the session and the manual-mode pre-roll; the response in progress
         (its open frames are closed) and owed or wanted response requests; assistant
-        audio playback bookkeeping; function calls whose arguments never completed
-        (complete ones stay answerable); the conversation seed (the next connection
+        audio playback bookkeeping; function calls (their results, if they still come,
+        reach the new conversation as messages); the conversation seed (the next connection
         seeds a fresh server conversation from the context); pending item retrievals
         (they fail).
 
@@ -234,7 +234,9 @@ class RealtimeSessionBase(LLMService[OpenAIRealtimeLLMAdapter]):
         if push_frames:
             await self._responses.push_closing_frames(closing)
         self._playback.reset()
-        self._calls.reset()
+        # The new conversation is seeded from the context, which does not recreate the
+        # function_call items, so no call of the old connection can be answered there.
+        self._calls = FunctionCallTracker()
         self._on_connection_reset()
         self._events.reset()
         self._retrievals.fail_all("the Realtime connection closed")

@@ -188,3 +188,37 @@ async def test_interrupted_tool_is_settled_as_cancelled_without_a_response(simul
         "output": "CANCELLED",
     }
     assert conn.client_event_types.count("response.create") == 1
+
+
+async def test_result_of_a_call_from_before_a_reconnect_goes_in_as_a_message(simulator, harnesses):
+    simulator.responder = ScriptedResponder(
+        [Reply(function_calls=[FunctionCall("slow", {}, call_id="call_old")]), Reply(text="Done")]
+    )
+    release = asyncio.Event()
+
+    async def slow(params: FunctionCallParams) -> None:
+        await release.wait()
+        await params.result_callback({"status": "finished"})
+
+    service = make_service(simulator)
+    service.register_function("slow", slow, cancel_on_interruption=False)
+    harness = harnesses(service)
+    await harness.start()
+    await harness.send(
+        LLMContextFrame(context=LLMContext(messages=[{"role": "user", "content": "x"}]))
+    )
+    first = await simulator.wait_for_connection()
+    await first.wait_for_server_event("response.done")
+    first.expire_session()
+    second = await simulator.wait_for_connection(count=2)
+    await second.wait_for_server_event("session.updated")
+    release.set()
+    await second.wait_for_client_event("response.create")
+    await harness.down.wait_for(LLMFullResponseEndFrame, count=2)
+    await harness.stop()
+    created = [
+        e["item"] for e in second.client_events if e.get("type") == "conversation.item.create"
+    ]
+    assert all(i["type"] == "message" for i in created), "no output for a call the server never saw"
+    assert "finished" in created[-1]["content"][0]["text"]
+    assert "error" not in second.server_event_types
