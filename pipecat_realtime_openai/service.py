@@ -395,10 +395,10 @@ class OpenAIRealtimeLLMService(RealtimeSessionBase):
     # -- helpers for the other parts --------------------------------------------------
 
     def _manual_turns(self) -> bool:
-        return turn_detection_disabled(assert_given(self._settings.session_properties))
+        return turn_detection_disabled(self._effective_session())
 
     def _transcription_language(self) -> str | None:
-        return transcription_language(assert_given(self._settings.session_properties))
+        return transcription_language(self._effective_session())
 
     @traced_stt
     async def _trace_user_transcription(

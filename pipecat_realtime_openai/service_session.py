@@ -337,8 +337,12 @@ class RealtimeSessionBase(LLMService[OpenAIRealtimeLLMAdapter]):
         wire["tools"] = list(tools) if isinstance(tools, list) else []
         return wire
 
+    def _effective_session(self) -> SessionProperties:
+        """The session configuration the server works with (see ``SessionConfigState``)."""
+        return self._session_state.effective(assert_given(self._settings.session_properties))
+
     async def _apply_formats(self) -> None:
-        sp = assert_given(self._settings.session_properties)
+        sp = self._effective_session()
         await self._audio_in.retarget(input_format(sp))
         self._audio_in.set_manual_turns(turn_detection_disabled(sp))
         out = output_format(sp)

@@ -175,6 +175,7 @@ class SessionConfigState:
 
     def __init__(self) -> None:
         self._sent: dict[str, Any] | None = None
+        self._effective: SessionProperties | None = None
         self._audio_produced = False
 
     @property
@@ -194,7 +195,37 @@ class SessionConfigState:
     def reset(self) -> None:
         """Forget everything: a new connection starts from the server defaults."""
         self._sent = None
+        self._effective = None
         self._audio_produced = False
+
+    def effective(self, configured: SessionProperties) -> SessionProperties:
+        """Return the configuration the server works with.
+
+        A settings update replaces the stored session object wholesale, so it can
+        omit keys the server still holds (say, turn detection switched off); the
+        server keeps those. Local decisions (turn mode, audio formats) must follow the
+        server, so they read this merged view once something was sent.
+
+        Args:
+            configured: The session in the settings (used before the first update).
+
+        Returns:
+            The merged configuration as sent, or ``configured`` before any update.
+        """
+        if self._sent is None:
+            return configured
+        if self._effective is None:
+            effective = SessionProperties.model_validate(self._sent)
+            audio_input = effective.audio.input if effective.audio else None
+            if (
+                audio_input is not None
+                and audio_input.turn_detection is None
+                and "turn_detection" in self._sent.get("audio", {}).get("input", {})
+            ):
+                # On the wire null switches detection off; the model spells that False.
+                audio_input.turn_detection = False
+            self._effective = effective
+        return self._effective
 
     def plan(self, desired: Mapping[str, Any], model: str | None) -> SessionUpdatePlan:
         """Decide the next ``session.update``.
@@ -238,3 +269,4 @@ class SessionConfigState:
             self._sent = copy.deepcopy(dict(session))
         else:
             _merge(self._sent, session)
+        self._effective = None

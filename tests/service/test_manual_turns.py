@@ -99,3 +99,25 @@ async def test_metadata_recommends_external_turns_only_with_server_vad(simulator
     assert manual_meta.is_realtime_service and vad_meta.is_realtime_service
     assert manual_meta.user_turn_strategies is None
     assert isinstance(vad_meta.user_turn_strategies, ExternalUserTurnStrategies)
+
+
+async def test_manual_mode_survives_a_settings_update_that_omits_it(simulator, harnesses):
+    from pipecat.frames.frames import LLMUpdateSettingsFrame
+
+    service = make_service(simulator, settings=MANUAL)
+    harness = harnesses(service)
+    await harness.start()
+    conn = await simulator.wait_for_connection()
+    await conn.wait_for_server_event("session.updated")
+    voice_only = OpenAIRealtimeLLMService.Settings(
+        session_properties=events.SessionProperties(
+            audio=events.AudioConfiguration(output=events.AudioOutput(voice="marin"))
+        )
+    )
+    await harness.send(LLMUpdateSettingsFrame(delta=voice_only))
+    await conn.wait_for_client_event("session.update", count=2)
+    await harness.send(UserStartedSpeakingFrame(), *audio_frames(400), UserStoppedSpeakingFrame())
+    await harness.down.wait_for(LLMFullResponseEndFrame)
+    await harness.stop()
+    assert conn.session["audio"]["input"]["turn_detection"] is None
+    assert conn.client_event_types.count("input_audio_buffer.commit") == 1

@@ -107,3 +107,18 @@ def test_turn_modes_formats_modalities_language():
     assert response_modalities(SessionProperties()) == ["audio"]
     assert response_modalities(SessionProperties(output_modalities=["text"])) == ["text"]
     assert response_modalities(SessionProperties(output_modalities=["audio", "text"])) == ["audio"]
+
+
+def test_effective_session_keeps_what_the_server_holds():
+    manual = SessionProperties(audio=AudioConfiguration(input=AudioInput(turn_detection=False)))
+    state = SessionConfigState()
+    assert state.effective(manual) is manual
+    state.on_sent(state.plan(session_wire_dict(manual), "m").session)
+    # A wholesale settings update that only names the voice.
+    voice_only = SessionProperties(audio=AudioConfiguration(output=AudioOutput(voice="marin")))
+    plan = state.plan(session_wire_dict(voice_only), "m")
+    assert plan.session == {"type": "realtime", "audio": {"output": {"voice": "marin"}}}
+    state.on_sent(plan.session)
+    effective = state.effective(voice_only)
+    assert turn_detection_disabled(effective), "the server still has turn detection off"
+    assert effective.audio.output.voice == "marin"
