@@ -390,7 +390,7 @@ class OpenAIRealtimeLLMService(RealtimeSessionBase):
         await self._responses.on_session_ready()
 
     def _on_connection_reset(self) -> None:
-        self._conversation.sync.on_connection_reset()
+        self._conversation.on_connection_reset()
 
     # -- helpers for the other parts --------------------------------------------------
 

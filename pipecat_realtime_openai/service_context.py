@@ -176,6 +176,20 @@ class ConversationSync:
         if self._context is not None:
             self._synced_count = len(self._context.get_messages())
 
+    def join_running_conversation(self) -> None:
+        """Follow a conversation that started before the first context arrived.
+
+        Seeding would repeat what the server already holds (spoken turns, tool calls),
+        so instead every message of the context is treated as new and filtered as
+        usual: transcripts and tool traffic are recognised and skipped, anything else
+        is sent. A leading system message becomes the session instructions instead.
+        """
+        self._seeded = True
+        messages = self._context.get_messages() if self._context is not None else []
+        first = messages[0] if messages else None
+        leading_system = isinstance(first, dict) and first.get("role") == "system"
+        self._synced_count = 1 if leading_system else 0
+
     def on_connection_reset(self) -> None:
         """A new connection has an empty conversation: the next response seeds it again."""
         self._seeded = False

@@ -49,6 +49,8 @@ class ConversationBridge:
     def __init__(self, service: OpenAIRealtimeLLMService) -> None:
         self._service = service
         self.sync = ConversationSync()
+        # Whether the server conversation of this connection has items yet.
+        self._server_has_items = False
         # Items waiting for the conversation to be seeded.
         self._queued: list[ConversationItem] = []
 
@@ -56,6 +58,15 @@ class ConversationBridge:
     def context(self) -> LLMContext | None:
         """The latest context received, if any."""
         return self.sync.context
+
+    def on_server_item_added(self) -> None:
+        """The server conversation gained an item (``conversation.item.added``)."""
+        self._server_has_items = True
+
+    def on_connection_reset(self) -> None:
+        """A new connection starts with an empty server conversation."""
+        self._server_has_items = False
+        self.sync.on_connection_reset()
 
     def is_ready(self) -> bool:
         """Whether items can go out now (session configured, conversation seeded)."""
@@ -104,7 +115,9 @@ class ConversationBridge:
     async def on_context(self, context: LLMContext, direction: FrameDirection) -> None:
         """Handle an ``LLMContextFrame``.
 
-        The first context seeds the conversation and asks for a response. Later ones
+        The first context seeds the conversation and asks for a response (unless the
+        conversation already started without one: then it is followed, not seeded,
+        see ``ConversationSync.join_running_conversation``). Later ones
         deliver what they add; one travelling downstream (the user aggregator running
         the model) asks for a response unless one is running and nothing is new; one
         travelling upstream (the assistant aggregator) asks only when something was
@@ -117,8 +130,13 @@ class ConversationBridge:
         """
         service = self._service
         if self.sync.set_context(context):
-            await service._responses.request()
-            return
+            if not (self._server_has_items and service._session_ready):
+                await service._responses.request()
+                return
+            # The conversation started without a context (no LLMRunFrame at start):
+            # follow it from here instead of seeding a copy of it.
+            self.sync.join_running_conversation()
+            await service._update_session()
         changes = self.sync.changes()
         for item in changes.items:
             await self.send_item(item)

@@ -188,6 +188,7 @@ class ServerEventHandler:
     # -- conversation items ----------------------------------------------------
 
     async def _on_item_added(self, event: ev.ConversationItemAdded) -> None:
+        self._service._conversation.on_server_item_added()
         await self._service._call_event_handler(
             "on_conversation_item_created", event.item.id, event.item
         )

@@ -108,3 +108,21 @@ async def test_retrievals_share_one_request_and_fail_by_event():
     assert retrievals.fail_by_event(retrievals.event_id("item_2"), "no such item")
     with pytest.raises(RuntimeError, match="no such item"):
         await failing
+
+
+def test_joining_a_running_conversation_sends_only_what_the_server_lacks():
+    context = LLMContext(
+        messages=[
+            {"role": "system", "content": "You are terse."},
+            {"role": "user", "content": "spoken question"},
+            {"role": "assistant", "content": "spoken answer"},
+            {"role": "user", "content": "typed note"},
+        ]
+    )
+    sync = ConversationSync()
+    sync.remember_spoken("spoken question")
+    sync.remember_spoken("spoken answer")
+    assert sync.set_context(context)
+    sync.join_running_conversation()
+    assert sync.seeded
+    assert [(i.role, i.content[0].text) for i in sync.changes().items] == [("user", "typed note")]
