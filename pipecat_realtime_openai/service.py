@@ -5,12 +5,16 @@ A drop-in replacement for Pipecat's built-in
 settings, public methods and event handlers). The work is split by job:
 
 * :mod:`~pipecat_realtime_openai.connection`: WebSocket I/O;
+* :mod:`~pipecat_realtime_openai.service_session`: connection lifecycle, sending,
+  session configuration, error policy (the base class);
 * :mod:`~pipecat_realtime_openai.session_config`: what each ``session.update`` carries;
 * :mod:`~pipecat_realtime_openai.service_events`: server events -> frames;
 * :mod:`~pipecat_realtime_openai.service_input`: user audio and video -> client events;
-* :mod:`~pipecat_realtime_openai.service_context`: context and tool results -> items;
-* :mod:`~pipecat_realtime_openai.service_session`: connection lifecycle and sending;
-* this module: frames in, responses, tools and the public API.
+* :mod:`~pipecat_realtime_openai.service_conversation` (decisions in
+  :mod:`~pipecat_realtime_openai.service_context`): context, messages, tool results;
+* :mod:`~pipecat_realtime_openai.service_responses`: one ``response.create`` per need;
+* :mod:`~pipecat_realtime_openai.service_turns`: user turns, barge-in, truncation;
+* this module: frame routing and the public API.
 """
 
 from __future__ import annotations
