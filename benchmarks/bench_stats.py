@@ -1,0 +1,123 @@
+"""Pure arithmetic of the service benchmark: latency matching, percentiles, the table.
+
+Kept apart from the processes and sockets of ``bench_service.py`` so it can be tested.
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+import math
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+def percentile(values: Sequence[float], pct: float) -> float:
+    """The `pct`-th percentile of `values`, linearly interpolated between ranks.
+
+    Args:
+        values: Samples (any order, at least one).
+        pct: 0..100.
+    """
+    if not values:
+        raise ValueError("percentile of no values")
+    ordered = sorted(values)
+    rank = (len(ordered) - 1) * pct / 100
+    low = math.floor(rank)
+    high = math.ceil(rank)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+def cpu_per_100s(cpu_seconds: float, audio_ms: float) -> float:
+    """CPU seconds spent per 100 s of audio."""
+    if audio_ms <= 0:
+        raise ValueError("no audio was measured")
+    return cpu_seconds * 100_000 / audio_ms
+
+
+@dataclass(frozen=True)
+class Matched:
+    """Per-chunk latencies, and how many chunks never completed on the far side.
+
+    Attributes:
+        latencies_ms: One latency per completed chunk, in chunk order.
+        missing: Chunks whose audio never fully arrived.
+    """
+
+    latencies_ms: list[float]
+    missing: int
+
+
+def match_chunks(
+    sent_ns: Sequence[int],
+    sent_ms: Sequence[float],
+    arrived_ns: Sequence[int],
+    arrived_ms: Sequence[float],
+    tolerance_ms: float = 0.01,
+) -> Matched:
+    """Latency of each sent chunk: until the audio up to its end has arrived.
+
+    Chunks may be split, merged or delayed on the way (batching, resampling), so a
+    chunk counts as arrived when the cumulative audio received reaches the cumulative
+    audio sent up to the end of that chunk.
+
+    Args:
+        sent_ns: When each chunk was sent (monotonic ns), in order.
+        sent_ms: Audio duration of each sent chunk.
+        arrived_ns: When each piece arrived (monotonic ns), in order.
+        arrived_ms: Audio duration of each piece that arrived.
+        tolerance_ms: Rounding slack when comparing cumulative durations.
+
+    Returns:
+        The latencies (ms) of the chunks that arrived, and the count of those that did not.
+    """
+    if len(sent_ns) != len(sent_ms) or len(arrived_ns) != len(arrived_ms):
+        raise ValueError("times and durations must have the same length")
+    arrived_total = list(itertools.accumulate(arrived_ms))
+    latencies: list[float] = []
+    missing = 0
+    for sent_at, chunk_end in zip(sent_ns, itertools.accumulate(sent_ms), strict=True):
+        index = bisect.bisect_left(arrived_total, chunk_end - tolerance_ms)
+        if index == len(arrived_total):
+            missing += 1
+            continue
+        latencies.append((arrived_ns[index] - sent_at) / 1e6)
+    return Matched(latencies, missing)
+
+
+def ratio(ours: float, builtin: float) -> str:
+    """``ours / builtin`` as text (``n/a`` when the built-in value is zero)."""
+    if builtin == 0:
+        return "n/a"
+    return f"{ours / builtin:.2f}"
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of the results table."""
+
+    metric: str
+    ours: float
+    builtin: float
+    digits: int = 3
+
+    def cells(self) -> list[str]:
+        return [
+            self.metric,
+            f"{self.ours:.{self.digits}f}",
+            f"{self.builtin:.{self.digits}f}",
+            ratio(self.ours, self.builtin),
+        ]
+
+
+def markdown_table(rows: Sequence[Row]) -> str:
+    """Render rows as a Markdown table: metric | ours | built-in | ratio."""
+    lines = ["| metric | ours | built-in | ratio (ours / built-in) |", "|---|---:|---:|---:|"]
+    lines.extend("| " + " | ".join(row.cells()) + " |" for row in rows)
+    return "\n".join(lines)
+
+
+def median(values: Sequence[float]) -> float:
+    """Median of per-round values."""
+    return statistics.median(values)

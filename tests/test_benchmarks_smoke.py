@@ -1,0 +1,160 @@
+"""The service benchmark (benchmarks/bench_service.py) still runs, and its arithmetic holds.
+
+The smoke test runs the whole benchmark at a tiny size in a subprocess; the other tests
+check the pure parts (latency matching, percentiles, the table, the simulator-side
+helpers) without sockets.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from benchmarks.bench_sim import delta_size, reply_text
+from benchmarks.bench_stats import (
+    Row,
+    cpu_per_100s,
+    markdown_table,
+    match_chunks,
+    percentile,
+    ratio,
+)
+from pipecat_realtime_openai.testing.synth import MS_PER_CHAR
+
+ROOT = Path(__file__).resolve().parents[1]
+TABLE_HEADER = "| metric | ours | built-in | ratio (ours / built-in) |"
+
+
+@pytest.mark.timeout(90)
+def test_benchmark_runs_at_a_tiny_size_and_writes_the_table(tmp_path: Path) -> None:
+    results = tmp_path / "results.md"
+    completed = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "bench_service.py"),
+            "--rounds",
+            "1",
+            "--repeats",
+            "1",
+            "--seconds",
+            "2",
+            "--latency-seconds",
+            "1",
+            "--memory-seconds",
+            "1",
+            "--output",
+            str(results),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=80,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert TABLE_HEADER in completed.stdout
+    written = results.read_text()
+    assert TABLE_HEADER in written
+    assert "Machine:" in written
+    rows = [line for line in written.splitlines() if line.startswith("| ")][1:]
+    metrics = {line.split(" | ")[0].strip("| ") for line in rows}
+    assert "Output added latency p99 (ms)" in metrics
+    assert "Peak traced memory, input path (MiB)" in metrics
+    # Every value cell is a number (a crash in a worker would not reach this point, a
+    # NaN or an empty cell would).
+    for line in rows:
+        cells = [cell.strip() for cell in line.strip("|").split("|")]
+        assert len(cells) == 4
+        for cell in cells[1:3]:
+            assert re.fullmatch(r"-?\d+(\.\d+)?", cell), line
+    # The simulator got every millisecond our service was given in the fast input run.
+    received = next(line for line in rows if "received by the server" in line)
+    assert received.split("|")[2].strip() == "2.00"
+
+
+def test_match_chunks_waits_for_the_end_of_each_chunk() -> None:
+    # Three 20 ms chunks sent at 0, 20, 40 ms; the far side gets one 40 ms piece at
+    # 45 ms and the rest at 70 ms.
+    ms = 1_000_000
+    matched = match_chunks(
+        sent_ns=[0, 20 * ms, 40 * ms],
+        sent_ms=[20.0, 20.0, 20.0],
+        arrived_ns=[45 * ms, 70 * ms],
+        arrived_ms=[40.0, 20.0],
+    )
+    assert matched.latencies_ms == [45.0, 25.0, 30.0]
+    assert matched.missing == 0
+
+
+def test_match_chunks_counts_audio_that_never_arrived() -> None:
+    matched = match_chunks(
+        sent_ns=[0, 10, 20], sent_ms=[20.0, 20.0, 20.0], arrived_ns=[5], arrived_ms=[30.0]
+    )
+    assert matched.latencies_ms == [5e-6]
+    assert matched.missing == 2
+
+
+def test_match_chunks_handles_finer_pieces_than_chunks() -> None:
+    # One 40 ms chunk split into four 10 ms pieces: done when the last one arrives.
+    matched = match_chunks(
+        sent_ns=[0], sent_ms=[40.0], arrived_ns=[1, 2, 3, 4_000_000], arrived_ms=[10.0] * 4
+    )
+    assert matched.latencies_ms == [4.0]
+
+
+def test_match_chunks_rejects_mismatched_lengths() -> None:
+    with pytest.raises(ValueError):
+        match_chunks([0, 1], [20.0], [], [])
+
+
+def test_percentile_interpolates_between_ranks() -> None:
+    values = [4.0, 1.0, 3.0, 2.0]
+    assert percentile(values, 0) == 1.0
+    assert percentile(values, 100) == 4.0
+    assert percentile(values, 50) == 2.5
+    assert percentile([7.0], 99) == 7.0
+    with pytest.raises(ValueError):
+        percentile([], 50)
+
+
+def test_cpu_per_100s_scales_to_100_seconds_of_audio() -> None:
+    assert cpu_per_100s(0.5, 50_000) == pytest.approx(1.0)
+    with pytest.raises(ValueError):
+        cpu_per_100s(0.5, 0)
+
+
+def test_markdown_table_shows_values_and_ratio() -> None:
+    table = markdown_table([Row("CPU", 0.25, 1.0), Row("zero", 1.0, 0.0, digits=1)])
+    lines = table.splitlines()
+    assert lines[0] == TABLE_HEADER
+    assert lines[2] == "| CPU | 0.250 | 1.000 | 0.25 |"
+    assert lines[3] == "| zero | 1.0 | 0.0 | n/a |"
+    assert ratio(3.0, 2.0) == "1.50"
+
+
+@pytest.mark.parametrize("size", [0, 1, 2, 3, 959, 960, 4800])
+def test_delta_size_reads_the_audio_length_without_decoding(size: int) -> None:
+    event = {
+        "type": "response.output_audio.delta",
+        "event_id": "event_1",
+        "response_id": "resp_1",
+        "item_id": "item_1",
+        "output_index": 0,
+        "content_index": 0,
+        "delta": base64.b64encode(bytes(size)).decode(),
+    }
+    assert delta_size(json.dumps(event)) == size
+    # Compact JSON (no space after the colon) takes the decoding fallback.
+    assert delta_size(json.dumps(event, separators=(",", ":"))) == size
+
+
+@pytest.mark.parametrize("seconds", [0.5, 1.0, 6.0, 100.0])
+def test_reply_text_lasts_the_requested_time(seconds: float) -> None:
+    text = reply_text(seconds)
+    assert abs(len(text) * MS_PER_CHAR - seconds * 1000) < MS_PER_CHAR
+    assert " " in text  # several words: transcript deltas as a real reply has
