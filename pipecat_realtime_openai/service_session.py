@@ -164,9 +164,17 @@ class RealtimeSessionBase(LLMService[OpenAIRealtimeLLMAdapter]):
         await self._audio_in.stop(self.cancel_task)
         await self._reset_connection_state(push_frames=not shutting_down)
 
+    async def _auth_headers(self) -> dict[str, str]:
+        """Return the handshake headers that authenticate the connection.
+
+        Override for other providers (Azure takes ``api-key: <key>``), as with
+        Pipecat's built-in service.
+        """
+        return {"Authorization": f"Bearer {self.api_key}"}
+
     async def _run_session(self) -> None:
         while True:
-            conn = RealtimeConnection(self.url, {"Authorization": f"Bearer {self.api_key}"})
+            conn = RealtimeConnection(self.url, await self._auth_headers())
             try:
                 await conn.connect()
             except ConnectionRefusedByServer as exc:
