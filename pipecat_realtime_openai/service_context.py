@@ -127,10 +127,40 @@ class ContextChanges:
         items: Messages the application added, as items to create.
         results: Tool results written into the context by something other than this
             service's own function-call runner.
+        already_held: New context messages that only mirror what the server already
+            holds (transcripts of spoken turns, replies, tool traffic).
     """
 
     items: list[ConversationItem] = field(default_factory=list)
     results: list[ToolResult] = field(default_factory=list)
+    already_held: int = 0
+
+    @property
+    def brings_something(self) -> bool:
+        """Whether the server lacks something this context frame carries."""
+        return bool(self.items or self.results)
+
+
+def downstream_context_wants_response(changes: ContextChanges, response_running: bool) -> bool:
+    """Decide whether a context frame travelling downstream asks for a response.
+
+    The user aggregator pushes one to run the model. In realtime mode it also pushes
+    one after writing the transcript of a spoken turn, which the server answered by
+    itself (server VAD): asking again would answer that turn twice.
+
+    Args:
+        changes: What the frame brought (from :meth:`ConversationSync.changes`).
+        response_running: A response is in progress.
+
+    Returns:
+        True when something new reached the server, or when the frame added no
+        message at all (an explicit "run the model now") and nothing is running.
+    """
+    if changes.brings_something:
+        return True
+    if changes.already_held:
+        return False
+    return not response_running
 
 
 class ConversationSync:
@@ -231,6 +261,8 @@ class ConversationSync:
             item = self._item_for_new_message(message)
             if item is not None:
                 changes.items.append(item)
+            else:
+                changes.already_held += 1
         self._synced_count = len(messages)
         return changes
 

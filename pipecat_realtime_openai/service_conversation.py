@@ -28,6 +28,7 @@ from pipecat_realtime_openai.protocol.client_events import ConversationItemCreat
 from pipecat_realtime_openai.protocol.items import ConversationItem
 from pipecat_realtime_openai.service_context import (
     ConversationSync,
+    downstream_context_wants_response,
     encode_result,
     function_output_item,
     text_message_item,
@@ -119,7 +120,10 @@ class ConversationBridge:
         conversation already started without one: then it is followed, not seeded,
         see ``ConversationSync.join_running_conversation``). Later ones
         deliver what they add; one travelling downstream (the user aggregator running
-        the model) asks for a response unless one is running and nothing is new; one
+        the model) asks for a response when it brought something new, or added
+        nothing and no response is running (see
+        :func:`~pipecat_realtime_openai.service_context.downstream_context_wants_response`:
+        a transcript of a spoken turn the server answered by itself asks nothing); one
         travelling upstream (the assistant aggregator) asks only when something was
         delivered since the last response and no tool call is still outstanding,
         because a tool round is answered once, after its last result.
@@ -143,9 +147,8 @@ class ConversationBridge:
             service._responses.pending_input = True
         for result in changes.results:
             await self.deliver_tool_output(result.call_id, result.output, run_llm=False)
-        brought_something = bool(changes.items or changes.results)
         if direction == FrameDirection.DOWNSTREAM:
-            if brought_something or not service._responses.lifecycle.busy:
+            if downstream_context_wants_response(changes, service._responses.lifecycle.busy):
                 await service._responses.request()
         elif service._responses.pending_input and not service._calls.outstanding():
             await service._responses.request()
