@@ -1,47 +1,47 @@
-"""Where the CPU goes: Markdown summaries of the cProfile stats ``bench_worker.py`` writes.
+"""Where the CPU goes: Markdown summaries of profiles of ``bench_worker.py``.
 
-Run: ``python benchmarks/bench_profile.py <file.pstats> [--top 15]``, or let
-``bench_service.py --profile DIR`` call it. Percentages are of the busy time: the time
-the event loop spent blocked in ``select``/``epoll`` (waiting for the simulator) is
-left out, since it is no CPU.
+Two inputs are understood:
+
+- ``.pstats`` files of cProfile (``bench_service.py --profile DIR`` writes and
+  summarizes them). cProfile adds a cost to every Python call, so it overstates
+  call-heavy code; use it for call counts and rough shares.
+- ``.txt`` collapsed stacks of py-spy (``py-spy record -f raw``; see README.md), a
+  sampling profiler that does not slow the code down: the more faithful shares.
+
+Run: ``python benchmarks/bench_profile.py <file.pstats|file.txt>... [--top 15]``.
+Percentages are of the busy time: time blocked in ``select``/``epoll`` waiting for
+the simulator, and module imports, are left out.
 """
 
 from __future__ import annotations
 
 import argparse
 import pstats
+import re
 import sys
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-IDLE_FUNCTIONS = {"<method 'poll' of 'select.epoll' objects>", "<method 'select' of"}
+IDLE_FUNCTIONS = ("<method 'poll' of 'select.epoll' objects>", "<method 'select' of")
 OWN_PACKAGE = "pipecat_realtime_openai"
 _PREFIXES = (
     "site-packages/",
     str(Path(__file__).resolve().parents[1]) + "/",
     f"lib/python{sys.version_info.major}.{sys.version_info.minor}/",
 )
+# py-spy frame: "Class.method (/abs/path/file.py:123)".
+_PYSPY_FRAME = re.compile(r"^(?P<function>.*) \((?P<path>.*?)(?::\d+)?\)$")
 
 
 @dataclass(frozen=True)
 class FunctionTime:
-    """Time of one function in a profile."""
+    """Share of one function in a profile (seconds for cProfile, samples for py-spy)."""
 
     name: str
     calls: int
-    self_s: float
-    cumulative_s: float
-
-
-def function_times(stats: pstats.Stats) -> list[FunctionTime]:
-    """Every profiled function with its self and cumulative time."""
-    times = []
-    # pstats keeps its table in a private attribute; there is no public accessor.
-    for (filename, line, function), row in stats.stats.items():  # type: ignore[attr-defined]
-        calls, _, self_s, cumulative_s = row[0], row[1], row[2], row[3]
-        name = function if filename == "~" else f"{short_path(filename)}:{line}({function})"
-        times.append(FunctionTime(name, calls, self_s, cumulative_s))
-    return times
+    self_time: float
+    inclusive_time: float
 
 
 def short_path(filename: str) -> str:
@@ -52,55 +52,100 @@ def short_path(filename: str) -> str:
     return filename
 
 
-def is_idle(entry: FunctionTime) -> bool:
-    return any(entry.name.startswith(idle) for idle in IDLE_FUNCTIONS)
+def pstats_times(path: Path) -> tuple[list[FunctionTime], float]:
+    """Functions of a cProfile file and the busy seconds (idle polling left out)."""
+    stats = pstats.Stats(str(path))
+    times = []
+    # pstats keeps its table in an attribute it does not document; there is no accessor.
+    for (filename, line, function), row in stats.stats.items():  # type: ignore[attr-defined]
+        calls, _, self_s, cumulative_s = row[0], row[1], row[2], row[3]
+        name = function if filename == "~" else f"{short_path(filename)}:{line}({function})"
+        times.append(FunctionTime(name, calls, self_s, cumulative_s))
+    busy = [t for t in times if not t.name.startswith(IDLE_FUNCTIONS)]
+    return busy, sum(t.self_time for t in busy)
+
+
+def pyspy_frame_name(frame: str) -> str:
+    """``Class.method (package/module.py)``: the line number dropped, the path shortened."""
+    match = _PYSPY_FRAME.match(frame)
+    if match is None:
+        return frame
+    return f"{match['function']} ({short_path(match['path'])})"
+
+
+def pyspy_times(path: Path) -> tuple[list[FunctionTime], float]:
+    """Functions of a py-spy collapsed-stack file and the busy sample count.
+
+    Only samples taken while the event loop ran a callback count: startup, module
+    imports and the process's own teardown are left out.
+    """
+    inclusive: Counter[str] = Counter()
+    own: Counter[str] = Counter()
+    total = 0
+    for line in path.read_text().splitlines():
+        if not line.strip():
+            continue
+        stack, count_text = line.rsplit(" ", 1)
+        frames = [pyspy_frame_name(f) for f in stack.split(";")]
+        if not any(f.startswith("Handle._run ") for f in frames):
+            continue
+        if any(f.startswith("<module>") for f in frames[1:]):
+            continue
+        count = int(count_text)
+        total += count
+        for name in set(frames):
+            inclusive[name] += count
+        own[frames[-1]] += count
+    times = [FunctionTime(name, 0, own[name], inclusive[name]) for name in inclusive]
+    return times, float(total)
 
 
 def summarize(path: Path, top: int = 15) -> str:
-    """Markdown: busy time, top functions by self time, and our package's entry points.
+    """Markdown: top functions by self time, and our package's functions by inclusive time.
 
     Args:
-        path: A ``.pstats`` file.
+        path: A cProfile ``.pstats`` file or a py-spy collapsed-stack ``.txt`` file.
         top: Rows per table.
     """
-    times = function_times(pstats.Stats(str(path)))
-    idle = sum(t.self_s for t in times if is_idle(t))
-    busy = sum(t.self_s for t in times) - idle
-    lines = [
-        f"### {path.stem}: {busy:.2f} s busy (profiled; {idle:.2f} s idle left out)",
-        "",
-        "Top functions by self time:",
-        "",
-        "| function | calls | self % | cumulative % |",
-        "|---|---:|---:|---:|",
-    ]
-    busiest = sorted((t for t in times if not is_idle(t)), key=lambda t: -t.self_s)
-    lines += [row(t, busy) for t in busiest[:top]]
-    own = sorted((t for t in times if OWN_PACKAGE in t.name), key=lambda t: -t.cumulative_s)
+    sampled = path.suffix == ".txt"
+    times, busy = pyspy_times(path) if sampled else pstats_times(path)
+    if busy <= 0:
+        return f"### {path.name}: no busy samples\n"
+    unit = f"{busy:.0f} samples" if sampled else f"{busy:.2f} s (profiled)"
+    lines = [f"### {path.name}: {unit} busy", ""]
+    lines += table("Top functions by self time:", top_by(times, "self", top), busy, sampled)
+    own = [t for t in times if OWN_PACKAGE in t.name]
     if own:
-        lines += [
-            "",
-            f"{OWN_PACKAGE} functions by cumulative time (includes what they call,",
-            "e.g. Pipecat's push_frame):",
-            "",
-            "| function | calls | self % | cumulative % |",
-            "|---|---:|---:|---:|",
-        ]
-        lines += [row(t, busy) for t in own[:top]]
+        title = f"{OWN_PACKAGE} functions by inclusive time (with what they call):"
+        lines += ["", *table(title, top_by(own, "inclusive", top), busy, sampled)]
     return "\n".join(lines) + "\n"
 
 
-def row(entry: FunctionTime, busy: float) -> str:
-    return (
-        f"| `{entry.name}` | {entry.calls} | {100 * entry.self_s / busy:.1f} "
-        f"| {100 * entry.cumulative_s / busy:.1f} |"
-    )
+def top_by(times: list[FunctionTime], key: str, top: int) -> list[FunctionTime]:
+    """The `top` entries with the most self or inclusive time."""
+    if key == "self":
+        return sorted(times, key=lambda t: -t.self_time)[:top]
+    return sorted(times, key=lambda t: -t.inclusive_time)[:top]
+
+
+def table(title: str, entries: list[FunctionTime], busy: float, sampled: bool) -> list[str]:
+    """Markdown table of `entries` with their shares of `busy`."""
+    calls = "" if sampled else " calls |"
+    lines = [title, "", f"| function |{calls} self % | inclusive % |"]
+    lines.append("|---|" + ("---:|" if not sampled else "") + "---:|---:|")
+    for entry in entries:
+        count = "" if sampled else f" {entry.calls} |"
+        lines.append(
+            f"| `{entry.name}` |{count} {100 * entry.self_time / busy:.1f} "
+            f"| {100 * entry.inclusive_time / busy:.1f} |"
+        )
+    return lines
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("paths", nargs="+", type=Path)
-    parser.add_argument("--top", type=int, default=15)
+    parser.add_argument("paths", nargs="+", type=Path, help=".pstats or py-spy .txt files")
+    parser.add_argument("--top", type=int, default=15, help="rows per table (15)")
     args = parser.parse_args()
     for path in args.paths:
         print(summarize(path, args.top))

@@ -262,10 +262,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--seconds", type=float, default=100.0, help="audio per CPU run (default 100)"
     )
     parser.add_argument(
-        "--latency-seconds", type=float, default=6.0, help="audio per latency run (default 6)"
+        "--latency-seconds", type=float, default=5.0, help="audio per latency run (default 5)"
     )
     parser.add_argument(
-        "--memory-seconds", type=float, default=30.0, help="audio per memory run (default 30)"
+        "--memory-seconds", type=float, default=20.0, help="audio per memory run (default 20)"
     )
     parser.add_argument("--chunk-ms", type=int, default=20, help="reply audio per delta (20)")
     parser.add_argument(

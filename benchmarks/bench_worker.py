@@ -247,9 +247,13 @@ class Bench:
         results: dict[str, Any] = {"service": self.args.service}
         # Several short measurements per process: one 100 s stream lasts well under a
         # second, where scheduling noise is large.
-        results["output_cpu"] = [await self.output_cpu() for _ in range(self.args.repeats)]
-        results["input_cpu"] = [await self.input_cpu() for _ in range(self.args.repeats)]
+        if self.args.only in (None, "output"):
+            results["output_cpu"] = [await self.output_cpu() for _ in range(self.args.repeats)]
+        if self.args.only in (None, "input"):
+            results["input_cpu"] = [await self.input_cpu() for _ in range(self.args.repeats)]
         self.dump_profiles()
+        if self.args.only is not None:
+            return results
         results["output_latency"] = await self.output_latency()
         results["input_latency"] = await self.input_latency()
         if self.floor:
@@ -285,6 +289,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--memory-seconds", type=float, default=30.0)
     parser.add_argument("--chunk-ms", type=int, default=20, help="floor's reply frame size")
     parser.add_argument("--repeats", type=int, default=3, help="CPU measurements per path")
+    parser.add_argument(
+        "--only",
+        choices=("output", "input"),
+        default=None,
+        help="run only that path's CPU measurements (for an external profiler)",
+    )
     parser.add_argument(
         "--profile", default=None, help="folder for cProfile stats of the two CPU runs"
     )

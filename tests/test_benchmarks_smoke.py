@@ -8,6 +8,7 @@ helpers) without sockets.
 from __future__ import annotations
 
 import base64
+import cProfile
 import json
 import re
 import subprocess
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.bench_profile import summarize as summarize_profile
 from benchmarks.bench_sim import delta_size, reply_text
 from benchmarks.bench_stats import (
     Row,
@@ -158,3 +160,38 @@ def test_reply_text_lasts_the_requested_time(seconds: float) -> None:
     text = reply_text(seconds)
     assert abs(len(text) * MS_PER_CHAR - seconds * 1000) < MS_PER_CHAR
     assert " " in text  # several words: transcript deltas as a real reply has
+
+
+def test_pyspy_summary_counts_only_event_loop_samples(tmp_path: Path) -> None:
+    loop = "main (w.py:1);BaseEventLoop._run_once (/x/lib/asyncio/base_events.py:9);"
+    loop += "Handle._run (/x/lib/asyncio/events.py:80)"
+    own = "pipecat_realtime_openai/service_events.py"
+    collapsed = tmp_path / "ours-output.txt"
+    collapsed.write_text(
+        f"{loop};ServerEventHandler.handle ({ROOT}/{own}:121);"
+        "push (/v/site-packages/pipecat/p.py:3) 30\n"
+        f"{loop};ServerEventHandler.handle ({ROOT}/{own}:125) 10\n"
+        # An import inside the loop and a sample outside it are not service work.
+        f"{loop};<module> (/r/pipecat_realtime_openai/x.py:1) 50\n"
+        "main (w.py:1);import_stuff (/r/a.py:2) 99\n"
+    )
+    summary = summarize_profile(collapsed)
+    assert "40 samples busy" in summary
+    handle = f"| `ServerEventHandler.handle ({own})` | 25.0 | 100.0 |"
+    assert handle in summary
+    assert "| `push (pipecat/p.py)` | 75.0 | 75.0 |" in summary
+
+
+def test_cprofile_summary_reports_shares_of_busy_time(tmp_path: Path) -> None:
+    profiler = cProfile.Profile()
+    profiler.enable()
+    sorted(range(20_000), key=lambda n: -n)
+    profiler.disable()
+    stats_file = tmp_path / "ours-input.pstats"
+    profiler.dump_stats(stats_file)
+    summary = summarize_profile(stats_file, top=3)
+    assert summary.startswith("### ours-input.pstats:")
+    rows = [line for line in summary.splitlines() if line.startswith("| `")]
+    assert len(rows) == 3
+    # The lambda ran 20 000 times and is among the busiest functions.
+    assert any("<lambda>" in row and "| 20000 |" in row for row in rows)
