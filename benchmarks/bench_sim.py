@@ -256,7 +256,7 @@ class Control:
         return {"received_ms": record.input_ms, "appends": len(record.append_bytes)}
 
 
-async def serve(chunk_ms: int, compression: bool) -> None:
+async def serve(chunk_ms: int, compression: bool, forever: bool) -> None:
     # The simulator reads its delta size from this module constant.
     sim_responses.AUDIO_CHUNK_MS = chunk_ms
     registry = Registry()
@@ -267,6 +267,8 @@ async def serve(chunk_ms: int, compression: bool) -> None:
     async with fast, realtime, control:
         control_port = control.sockets[0].getsockname()[1]
         print(f"READY {fast.port} {realtime.port} {control_port}", flush=True)
+        if forever:
+            await asyncio.Future()
         # Ends when the benchmark closes our stdin.
         await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
 
@@ -280,10 +282,18 @@ def main() -> None:
         default="none",
         help="permessage-deflate when a client offers it (default none)",
     )
+    parser.add_argument(
+        "--serve-forever",
+        action="store_true",
+        help="run until interrupted (default: until stdin closes, as bench_service.py does)",
+    )
     args = parser.parse_args()
     logger.remove()
     logger.add(sys.stderr, level="WARNING")
-    asyncio.run(serve(args.chunk_ms, args.compression == "deflate"))
+    try:
+        asyncio.run(serve(args.chunk_ms, args.compression == "deflate", args.serve_forever))
+    except KeyboardInterrupt:
+        pass
 
 
 if __name__ == "__main__":
