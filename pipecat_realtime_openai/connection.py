@@ -47,6 +47,8 @@ class RealtimeConnection:
         ping_interval: Seconds between keepalive pings; None disables them.
         ping_timeout: Seconds to wait for a pong before closing; None waits forever.
         open_timeout: Seconds allowed for the TCP + TLS + HTTP upgrade handshake.
+        close_timeout: Seconds allowed for the closing handshake; a peer that does not
+            answer (e.g. after a keepalive timeout) is cut off after this.
     """
 
     def __init__(
@@ -57,12 +59,14 @@ class RealtimeConnection:
         ping_interval: float | None = 20.0,
         ping_timeout: float | None = 20.0,
         open_timeout: float | None = 10.0,
+        close_timeout: float | None = 2.0,
     ) -> None:
         self._url = url
         self._headers = dict(headers)
         self._ping_interval = ping_interval
         self._ping_timeout = ping_timeout
         self._open_timeout = open_timeout
+        self._close_timeout = close_timeout
         self._ws: ClientConnection | None = None
 
     @property
@@ -85,6 +89,16 @@ class RealtimeConnection:
         """The WebSocket close reason once the connection closed, else None."""
         return self._ws.close_reason if self._ws is not None else None
 
+    def describe_close(self) -> str:
+        """Say how the connection ended, for logs and reconnect event handlers."""
+        text = f"code {self.close_code}, reason {self.close_reason!r}"
+        protocol = self._ws.protocol if self._ws is not None else None
+        sent = protocol.close_sent if protocol is not None else None
+        if sent is not None and protocol.close_rcvd is None and sent.code != 1000:
+            # We gave up on the peer (e.g. no pong to a keepalive ping).
+            text += f"; closed by the client: {sent.code} {sent.reason}"
+        return text
+
     async def connect(self) -> None:
         """Open the connection.
 
@@ -100,6 +114,7 @@ class RealtimeConnection:
                 ping_interval=self._ping_interval,
                 ping_timeout=self._ping_timeout,
                 open_timeout=self._open_timeout,
+                close_timeout=self._close_timeout,
                 max_size=_MAX_MESSAGE_BYTES,
                 # Realtime events are small JSON texts sent one by one: compression
                 # costs CPU on every audio chunk and gains little on base64.

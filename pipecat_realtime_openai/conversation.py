@@ -50,6 +50,9 @@ class ConversationMirror:
     _early_transcripts: dict[tuple[str, int], str] = field(
         default_factory=dict, init=False, repr=False
     )
+    # Items the client created that the server has not confirmed yet, in the order sent,
+    # by the event id of their conversation.item.create (restorable form).
+    _unconfirmed: dict[str, dict[str, Any]] = field(default_factory=dict, init=False, repr=False)
 
     def __len__(self) -> int:
         return len(self._order)
@@ -71,6 +74,46 @@ class ConversationMirror:
     def on_item_done(self, item: ItemLike, previous_item_id: str | None = None) -> None:
         """Apply ``conversation.item.done``: the item is final."""
         self._upsert(item, previous_item_id, done=True)
+
+    def on_function_call_arguments(
+        self, item_id: str, call_id: str, name: str, arguments: str
+    ) -> None:
+        """Apply ``response.function_call_arguments.done``: the call item is complete.
+
+        The call can run from here on, so it must survive a reconnect even when the
+        connection drops before its ``conversation.item.done`` arrives.
+        """
+        if not item_id:
+            return
+        entry = self._items.get(item_id)
+        data = dict(entry.item) if entry is not None else {"id": item_id}
+        data.update(type="function_call", call_id=call_id, name=name, arguments=arguments)
+        self._upsert(data, None, done=True)
+
+    def on_client_item(self, event_id: str, item: ItemLike) -> None:
+        """Record an item the client is creating, until the server confirms it.
+
+        Should the connection drop first, :meth:`restore_plan` sends it again. The
+        server's ``conversation.item.added`` confirms it: by id when the item has
+        one, else by what it holds (kind, role and texts, or call id).
+
+        Args:
+            event_id: The event id of its ``conversation.item.create``.
+            item: The item.
+        """
+        restored = restorable_item(_as_dict(item))
+        if restored is not None and restored.get("id") not in self._items:
+            self._unconfirmed[event_id] = restored
+
+    def forget_client_item(self, event_id: str) -> None:
+        """The server refused a client item (an ``error`` naming its event): never resend it."""
+        self._unconfirmed.pop(event_id, None)
+
+    def drop_unfinished(self) -> None:
+        """Forget items the server never finished (the connection that made them ended)."""
+        for item_id in [i for i in self._order if not self._items[i].done]:
+            del self._items[item_id]
+            self._order.remove(item_id)
 
     def on_item_deleted(self, item_id: str) -> None:
         """Apply ``conversation.item.deleted``."""
@@ -121,7 +164,8 @@ class ConversationMirror:
             Item dicts for ``conversation.item.create``. Audio is replaced by its
             transcript (items with nothing left are skipped), function calls and
             outputs are kept, outputs whose call is missing are dropped because the
-            server rejects them.
+            server rejects them. Client items the server never confirmed come last,
+            in the order they were sent.
         """
         plan = [
             restored
@@ -130,6 +174,11 @@ class ConversationMirror:
         ]
         if max_items is not None:
             plan = plan[-max_items:] if max_items > 0 else []
+        plan += [
+            restored
+            for item in self._unconfirmed.values()
+            if (restored := restorable_item(item)) is not None
+        ]
         call_ids = {item["call_id"] for item in plan if item["type"] == "function_call"}
         return [
             item
@@ -142,6 +191,7 @@ class ConversationMirror:
         self._order.clear()
         self._items.clear()
         self._early_transcripts.clear()
+        self._unconfirmed.clear()
 
     def _upsert(self, item: ItemLike, previous_item_id: str | None, done: bool) -> None:
         data = _as_dict(item)
@@ -150,6 +200,8 @@ class ConversationMirror:
             return
         entry = self._items.get(item_id)
         if entry is None:
+            # A client item is whole when created: its confirmation finishes it.
+            done = self._confirm_client_item(data) or done
             entry = MirroredItem(data)
             self._items[item_id] = entry
             if previous_item_id is not None and previous_item_id in self._items:
@@ -168,6 +220,32 @@ class ConversationMirror:
             for part in data.get("content") or []:
                 if isinstance(part, dict):
                     part.pop("audio", None)
+
+    def _confirm_client_item(self, data: dict[str, Any]) -> bool:
+        if not self._unconfirmed:
+            return False
+        echo = restorable_item(data)
+        if echo is None:
+            return False
+        for event_id, sent in self._unconfirmed.items():
+            if sent.get("id") == echo.get("id") or (
+                "id" not in sent and _identity(sent) == _identity(echo)
+            ):
+                del self._unconfirmed[event_id]
+                return True
+        return False
+
+
+def _identity(item: Mapping[str, Any]) -> tuple[Any, ...]:
+    # What a server echo of a client item surely repeats: images are counted rather
+    # than compared, since an echo need not repeat their data.
+    kind = item.get("type")
+    if kind in ("function_call", "function_call_output"):
+        return (kind, item.get("call_id"))
+    parts = item.get("content") or []
+    texts = tuple(p.get("text") for p in parts if p.get("type") != "input_image")
+    images = sum(1 for p in parts if p.get("type") == "input_image")
+    return (kind, item.get("role"), texts, images)
 
 
 def restorable_item(item: Mapping[str, Any]) -> dict[str, Any] | None:

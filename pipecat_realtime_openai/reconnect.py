@@ -1,12 +1,15 @@
 """Reconnection decisions: how long to wait, and whether to try at all.
 
-Pure logic; the connection layer sleeps and dials.
+Pure logic; the connection layer sleeps and dials. :class:`ReconnectOptions` holds the
+user's settings, :class:`ReconnectPlanner` turns each ended connection into the next
+step (retry after a delay, stop, or give up).
 """
 
 from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
+from typing import Literal
 
 from pipecat_realtime_openai.errors import ErrorAction, classify_error, classify_http_status
 
@@ -106,3 +109,163 @@ class ReconnectPolicy:
             if rule.action is ErrorAction.FATAL:
                 return False
         return True
+
+
+@dataclass(frozen=True)
+class ReconnectOptions:
+    """How the service stays connected: reconnects, keepalive and session rollover.
+
+    Attributes:
+        max_retries: Reconnect attempts per outage before giving up with a fatal
+            error; 0 never reconnects, None retries forever.
+        initial_delay: Wait before the second attempt, in seconds (the first attempt
+            is immediate); later waits double.
+        max_delay: Longest wait between attempts, in seconds.
+        jitter: Relative random spread of each wait (0 to 1), so many bots do not
+            reconnect in step after a shared outage.
+        ping_interval: Seconds between WebSocket keepalive pings; None disables them.
+        ping_timeout: Seconds without a pong before the connection counts as dead.
+        max_session_duration: Seconds after which the connection is recycled at the
+            next quiet moment, before the server's 60 minute limit; None never
+            recycles (the server's ``session_expired`` still reconnects).
+        rollover_grace: Seconds a due rollover waits for a quiet moment (no response
+            running, nobody speaking) before it happens anyway.
+        max_restored_items: Keep only this many most recent items when restoring the
+            conversation on a new connection; None restores all.
+    """
+
+    max_retries: int | None = 10
+    initial_delay: float = 0.25
+    max_delay: float = 8.0
+    jitter: float = 0.2
+    ping_interval: float | None = 5.0
+    ping_timeout: float | None = 5.0
+    max_session_duration: float | None = 55 * 60.0
+    rollover_grace: float = 120.0
+    max_restored_items: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.max_session_duration is not None and self.max_session_duration <= 0:
+            raise ValueError("max_session_duration must be positive (or None)")
+        if self.rollover_grace < 0:
+            raise ValueError("rollover_grace must not be negative")
+        if self.max_restored_items is not None and self.max_restored_items < 0:
+            raise ValueError("max_restored_items must not be negative")
+        for name in ("ping_interval", "ping_timeout"):
+            value = getattr(self, name)
+            if value is not None and value <= 0:
+                raise ValueError(f"{name} must be positive (or None)")
+        self.backoff()  # validates the delays
+
+    def backoff(self, rng: random.Random | None = None) -> Backoff:
+        """Return a fresh backoff following these options.
+
+        Args:
+            rng: Source of jitter; a seeded one makes the delays reproducible.
+        """
+        return Backoff(
+            initial=self.initial_delay,
+            maximum=self.max_delay,
+            jitter=self.jitter,
+            max_retries=self.max_retries,
+            rng=rng if rng is not None else random.Random(),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ReconnectInfo:
+    """What the ``on_reconnecting`` and ``on_reconnected`` event handlers receive.
+
+    Attributes:
+        attempt: Attempt number within the current outage (1 for the first).
+        reason: Why the connection was lost, in words (e.g. ``session rollover``).
+        delay: Seconds waited before this attempt (``on_reconnecting``).
+        downtime: Seconds from losing the connection to having the session
+            configured and the conversation restored (``on_reconnected``).
+    """
+
+    attempt: int
+    reason: str
+    delay: float = 0.0
+    downtime: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionEnd:
+    """How a connection, or an attempt to open one, ended.
+
+    Attributes:
+        description: What happened, in words (for logs and event handlers).
+        reason: The error code or HTTP status involved, if any.
+        shutting_down: The service closed it on purpose (pipeline end, reset).
+        fatal_reported: A fatal error was already reported to the pipeline.
+    """
+
+    description: str
+    reason: DisconnectReason = DisconnectReason()
+    shutting_down: bool = False
+    fatal_reported: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Retry:
+    """Open a new connection after ``delay`` seconds (attempt ``attempt`` of the outage)."""
+
+    delay: float
+    attempt: int
+
+
+@dataclass(frozen=True, slots=True)
+class Stop:
+    """Do not reconnect.
+
+    Attributes:
+        report: ``"none"`` (nothing to say: shutdown, or the fatal error was already
+            reported), ``"fatal"`` (the reason can never be fixed by retrying) or
+            ``"gave_up"`` (the retry budget is spent).
+    """
+
+    report: Literal["none", "fatal", "gave_up"] = "none"
+
+
+class ReconnectPlanner:
+    """Turns each ended connection into the next step.
+
+    Args:
+        options: The user's reconnect options.
+        rng: Source of jitter (seed it in tests).
+    """
+
+    def __init__(self, options: ReconnectOptions, rng: random.Random | None = None) -> None:
+        self._backoff = options.backoff(rng)
+        self._policy = ReconnectPolicy()
+        self._attempt = 0
+
+    @property
+    def attempt(self) -> int:
+        """Attempts made in the current outage (0 while connected and restored)."""
+        return self._attempt
+
+    def after(self, end: ConnectionEnd) -> Retry | Stop:
+        """Decide what follows a lost connection or a failed attempt.
+
+        Args:
+            end: How it ended.
+
+        Returns:
+            :class:`Retry` with the wait, or :class:`Stop` saying what to report.
+        """
+        if end.shutting_down or end.fatal_reported:
+            return Stop()
+        if not self._policy.should_retry(end.reason):
+            return Stop("fatal")
+        delay = self._backoff.next_delay()
+        if delay is None:
+            return Stop("gave_up")
+        self._attempt += 1
+        return Retry(delay, self._attempt)
+
+    def on_restored(self) -> None:
+        """The session is back: the next outage starts with a fresh retry budget."""
+        self._backoff.reset()
+        self._attempt = 0

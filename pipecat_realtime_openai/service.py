@@ -14,6 +14,7 @@ settings, public methods and event handlers). The work is split by job:
   :mod:`~pipecat_realtime_openai.service_context`): context, messages, tool results;
 * :mod:`~pipecat_realtime_openai.service_responses`: one ``response.create`` per need;
 * :mod:`~pipecat_realtime_openai.service_turns`: user turns, barge-in, truncation;
+* :mod:`~pipecat_realtime_openai.service_reconnect`: reconnect, rollover, restore;
 * this module: frame routing and the public API.
 """
 
@@ -41,6 +42,7 @@ from pipecat.frames.frames import (
     LLMSetToolsFrame,
     SpeechControlParamsFrame,
     StartFrame,
+    UserStartedSpeakingFrame,
     UserStoppedSpeakingFrame,
 )
 from pipecat.processors.aggregators.llm_context import LLMContext
@@ -55,14 +57,16 @@ from pipecat_realtime_openai.protocol.client_events import (
 )
 from pipecat_realtime_openai.protocol.items import ConversationItem
 from pipecat_realtime_openai.protocol.session import ImageDetail
+from pipecat_realtime_openai.reconnect import ReconnectOptions
 from pipecat_realtime_openai.service_conversation import ConversationBridge
 from pipecat_realtime_openai.service_session import RealtimeSessionBase
 from pipecat_realtime_openai.service_turns import TurnHandler
 from pipecat_realtime_openai.session_config import (
+    server_answers_turns,
     transcription_language,
     turn_detection_disabled,
 )
-from pipecat_realtime_openai.settings import OpenAIRealtimeLLMSettings, to_session_properties
+from pipecat_realtime_openai.settings import OpenAIRealtimeLLMSettings, initial_settings
 
 DEFAULT_BASE_URL = "wss://api.openai.com/v1/realtime"
 """OpenAI's Realtime WebSocket endpoint; the model is added as ``?model=``."""
@@ -81,6 +85,10 @@ class OpenAIRealtimeLLMService(RealtimeSessionBase):
     - ``on_conversation_item_created(service, item_id, item)``
     - ``on_conversation_item_updated(service, item_id, item)`` (``item`` is None when
       only the input transcription of the item completed)
+    - ``on_reconnecting(service, info)`` before each reconnect attempt and
+      ``on_reconnected(service, info)`` once the conversation is restored; ``info`` is
+      a :class:`~pipecat_realtime_openai.reconnect.ReconnectInfo` (attempt, reason,
+      delay, downtime).
 
     Example::
 
@@ -119,6 +127,7 @@ class OpenAIRealtimeLLMService(RealtimeSessionBase):
         max_pending_audio_secs: float = 10.0,
         video_max_fps: float = 1.0,
         user_id: str = "",
+        reconnect: ReconnectOptions | None = None,
         **kwargs: Any,
     ) -> None:
         """Create the service.
@@ -145,23 +154,13 @@ class OpenAIRealtimeLLMService(RealtimeSessionBase):
                 not configured yet (oldest dropped beyond this).
             video_max_fps: Keyword-only extra: most video frames sent per second.
             user_id: Keyword-only extra: ``user_id`` of the transcription frames.
+            reconnect: Keyword-only extra: reconnect, keepalive and session rollover
+                options (defaults: 10 attempts, pings every 5 s, rollover after 55 min).
             **kwargs: Passed to ``LLMService``.
         """
-        store = self.Settings.defaults()
-        if model is not None:
-            self._warn_init_param_moved_to_settings("model", "model")
-            store.model = model
-        if session_properties is not None:
-            self._warn_init_param_moved_to_settings("session_properties", "session_properties")
-            sp = to_session_properties(session_properties)
-            store.session_properties = sp
-            if model is None and sp.model is not None:
-                store.model = sp.model
-            if sp.instructions is not None:
-                store.system_instruction = sp.instructions
-        store.sync_top_level_to_session()
-        if settings is not None:
-            store.apply_update(settings)
+        store, deprecated = initial_settings(model, session_properties, settings)
+        for name in deprecated:
+            self._warn_init_param_moved_to_settings(name, name)
         super().__init__(
             api_key=api_key,
             base_url=base_url,
@@ -172,6 +171,7 @@ class OpenAIRealtimeLLMService(RealtimeSessionBase):
             user_audio_preroll_secs=user_audio_preroll_secs,
             video_max_fps=video_max_fps,
             video_frame_detail=video_frame_detail,
+            reconnect=reconnect if reconnect is not None else ReconnectOptions(),
             **kwargs,
         )
         self.user_id = user_id
@@ -181,6 +181,8 @@ class OpenAIRealtimeLLMService(RealtimeSessionBase):
         self._turns = TurnHandler(self)
         self._register_event_handler("on_conversation_item_created")
         self._register_event_handler("on_conversation_item_updated")
+        self._register_event_handler("on_reconnecting")
+        self._register_event_handler("on_reconnected")
 
     # -- public API ------------------------------------------------------------------
 
@@ -239,6 +241,8 @@ class OpenAIRealtimeLLMService(RealtimeSessionBase):
 
     async def reset_conversation(self) -> None:
         """Start a fresh server conversation: reconnect and seed it from the context.
+
+        Unlike an automatic reconnect, the conversation is not restored.
 
         Must not be called from the receive loop (an event handler), because it
         replaces that loop's connection.
@@ -321,7 +325,10 @@ class OpenAIRealtimeLLMService(RealtimeSessionBase):
                 await self._video_in.send(frame, self._conversation.send_item)
         elif isinstance(frame, InterruptionFrame):
             await self._turns.on_interruption()
+        elif isinstance(frame, UserStartedSpeakingFrame):
+            self._turns.on_local_speech(True)
         elif isinstance(frame, UserStoppedSpeakingFrame):
+            self._turns.on_local_speech(False)
             await self._turns.on_user_stopped_speaking()
         elif isinstance(frame, BotStartedSpeakingFrame):
             self._turns.on_bot_started_speaking()
@@ -355,27 +362,6 @@ class OpenAIRealtimeLLMService(RealtimeSessionBase):
                 await self._conversation.on_function_call_cancel(frame)
         await super().push_frame(frame, direction)
 
-    async def _update_settings(self, delta: OpenAIRealtimeLLMSettings) -> dict[str, Any]:
-        """Apply a settings delta and send a ``session.update`` with only what changed."""
-        changed = await super()._update_settings(delta)
-        if "model" in changed:
-            logger.warning(
-                f"{self}: the model is fixed by the connection URL; "
-                f"{self._settings.model!r} applies from the next connection "
-                "(e.g. after reset_conversation())."
-            )
-        if changed.keys() & {"session_properties", "system_instruction"}:
-            await self._update_session()
-        handled = {
-            "model",
-            "session_properties",
-            "system_instruction",
-            "filter_incomplete_user_turns",
-            "user_turn_completion_config",
-        }
-        self._warn_unhandled_updated_settings(changed.keys() - handled)
-        return changed
-
     # -- responses ---------------------------------------------------------------------
 
     @traced_openai_realtime(operation="llm_request")
@@ -384,17 +370,17 @@ class OpenAIRealtimeLLMService(RealtimeSessionBase):
         await self._responses.send_create(start_metrics)
 
     async def _on_session_confirmed(self) -> None:
-        """``session.updated``: the configuration applies; release what was held."""
-        if self._session_ready:
+        """``session.updated``: the configuration applies; restore, release what was held."""
+        if self._session_ready or self._supervisor.retiring:
             return
         self._session_ready = True
-        # Seed before any audio: server VAD may answer as soon as audio arrives.
-        await self._conversation.ensure_seeded()
-        await self._audio_in.set_ready(True)
-        await self._responses.on_session_ready()
+        await self._supervisor.resume()
 
-    def _on_connection_reset(self) -> None:
-        self._conversation.on_connection_reset()
+    def _forget_refused_item(self, event_id: str) -> None:
+        self._conversation.mirror.forget_client_item(event_id)
+
+    def _server_answers_turns(self) -> bool:
+        return server_answers_turns(self._effective_session())
 
     # -- helpers for the other parts --------------------------------------------------
 

@@ -7,6 +7,11 @@ call results (one ``response.create`` after the last result of a tool round), an
 decides when a context frame asks for a response. What to send is decided by
 :class:`~pipecat_realtime_openai.service_context.ConversationSync` and
 :class:`~pipecat_realtime_openai.state.function_calls.FunctionCallTracker`.
+
+It also keeps a :class:`~pipecat_realtime_openai.conversation.ConversationMirror` of the
+server conversation, and rebuilds the conversation from it on the new connection after
+a reconnect or a session rollover (ids kept, items in order); items made meanwhile wait
+behind the restore.
 """
 
 from __future__ import annotations
@@ -24,8 +29,10 @@ from pipecat.processors.aggregators.llm_context import LLMContext, standard_mess
 from pipecat.processors.frame_processor import FrameDirection
 from pipecat.utils.types import assert_given
 
+from pipecat_realtime_openai.conversation import ConversationMirror
 from pipecat_realtime_openai.protocol.client_events import ConversationItemCreateEvent
 from pipecat_realtime_openai.protocol.items import ConversationItem
+from pipecat_realtime_openai.restore import restore_events
 from pipecat_realtime_openai.service_context import (
     ConversationSync,
     downstream_context_wants_response,
@@ -50,28 +57,75 @@ class ConversationBridge:
     def __init__(self, service: OpenAIRealtimeLLMService) -> None:
         self._service = service
         self.sync = ConversationSync()
-        # Whether the server conversation of this connection has items yet.
-        self._server_has_items = False
-        # Items waiting for the conversation to be seeded.
+        self.mirror = ConversationMirror()
+        # Items waiting for the conversation to be seeded or restored.
         self._queued: list[ConversationItem] = []
+        # The next connection must rebuild the conversation from the mirror first.
+        self._restore_pending = False
+        # Ids of restored items whose server echo is not user news.
+        self._restored_ids: set[str] = set()
 
     @property
     def context(self) -> LLMContext | None:
         """The latest context received, if any."""
         return self.sync.context
 
-    def on_server_item_added(self) -> None:
-        """The server conversation gained an item (``conversation.item.added``)."""
-        self._server_has_items = True
+    def is_restored_echo(self, item_id: str | None, *, done: bool = False) -> bool:
+        """Tell whether a server item event only echoes an item the restore recreated.
 
-    def on_connection_reset(self) -> None:
-        """A new connection starts with an empty server conversation."""
-        self._server_has_items = False
+        Args:
+            item_id: The item of a ``conversation.item.added`` / ``.done``.
+            done: The event is the item's ``done``, its last event.
+        """
+        if item_id is None or item_id not in self._restored_ids:
+            return False
+        if done:
+            self._restored_ids.discard(item_id)
+        return True
+
+    def on_connection_reset(self, *, keep_conversation: bool) -> None:
+        """A connection ended; the next one starts with an empty server conversation.
+
+        Args:
+            keep_conversation: Rebuild the conversation on the next connection (a
+                reconnect); False starts afresh, seeded from the context again.
+        """
+        self._restored_ids.clear()
+        if keep_conversation:
+            self.mirror.drop_unfinished()
+            self._restore_pending = True
+            return
+        self.mirror.clear()
+        self._restore_pending = False
         self.sync.on_connection_reset()
 
     def is_ready(self) -> bool:
-        """Whether items can go out now (session configured, conversation seeded)."""
-        return self._service._session_ready and (self.sync.context is None or self.sync.seeded)
+        """Whether items can go out now (session configured, conversation seeded/restored)."""
+        return (
+            self._service._session_ready
+            and not self._restore_pending
+            and (self.sync.context is None or self.sync.seeded)
+        )
+
+    async def restore(self, max_items: int | None = None) -> int:
+        """Rebuild the conversation of the lost connection, then send what waited.
+
+        Args:
+            max_items: Restore only the most recent items.
+
+        Returns:
+            How many items were recreated.
+        """
+        if not self._restore_pending:
+            return 0
+        events = restore_events(self.mirror.restore_plan(max_items))
+        for event in events:
+            if event.item.id:
+                self._restored_ids.add(event.item.id)
+            await self._service._send(event)
+        self._restore_pending = False
+        await self._send_queued()
+        return len(events)
 
     async def send_item(self, item: ConversationItem) -> None:
         """Create one conversation item, or queue it until the conversation is seeded.
@@ -84,7 +138,10 @@ class ConversationBridge:
             self._queued.append(item)
 
     async def _send_now(self, item: ConversationItem) -> None:
-        await self._service._send(ConversationItemCreateEvent(item=item))
+        event_id = self._service._next_event_id("item")
+        # Until the server confirms it, the item is sent again should the connection drop.
+        self.mirror.on_client_item(event_id, item)
+        await self._service._send(ConversationItemCreateEvent(item=item, event_id=event_id))
 
     async def ensure_seeded(self) -> None:
         """Seed the server conversation from the context once per connection.
@@ -134,7 +191,7 @@ class ConversationBridge:
         """
         service = self._service
         if self.sync.set_context(context):
-            if not (self._server_has_items and service._session_ready):
+            if not len(self.mirror):
                 await service._responses.request()
                 return
             # The conversation started without a context (no LLMRunFrame at start):

@@ -92,8 +92,12 @@ class ServerEventHandler:
             ev.SessionUpdatedEvent: self._on_session_updated,
             ev.InputAudioBufferSpeechStarted: self._on_speech_started,
             ev.InputAudioBufferSpeechStopped: self._on_speech_stopped,
+            ev.InputAudioBufferCommitted: self._on_committed,
             ev.ConversationItemAdded: self._on_item_added,
+            ev.ConversationItemCreated: self._on_item_added,
             ev.ConversationItemDone: self._on_item_done,
+            ev.ConversationItemDeleted: self._on_item_deleted,
+            ev.ConversationItemTruncated: self._on_item_truncated,
             ev.ConversationItemRetrieved: self._on_item_retrieved,
             ev.ConversationItemInputAudioTranscriptionDelta: self._on_transcription_delta,
             ev.ConversationItemInputAudioTranscriptionCompleted: self._on_transcription_done,
@@ -137,10 +141,12 @@ class ServerEventHandler:
     async def _on_speech_started(self, event: ev.InputAudioBufferSpeechStarted) -> None:
         # Only sent with server turn detection; local turn detection handles this
         # itself in manual mode.
+        self._service._turns.on_server_speech(True)
         await self._service._turns.on_barge_in()
         await self._service.broadcast_frame(ProposedUserStartedSpeakingFrame)
 
     async def _on_speech_stopped(self, event: ev.InputAudioBufferSpeechStopped) -> None:
+        self._service._turns.on_server_speech(False)
         await self._service.start_ttfb_metrics()
         await self._service.start_processing_metrics()
         await self._service.broadcast_frame(ProposedUserStoppedSpeakingFrame)
@@ -166,6 +172,9 @@ class ServerEventHandler:
         await service._call_event_handler("on_conversation_item_updated", event.item_id, None)
         language = language_of(service._transcription_language())
         service._conversation.sync.remember_spoken(event.transcript)
+        service._conversation.mirror.on_input_transcript(
+            event.item_id, event.content_index, event.transcript
+        )
         frame = TranscriptionFrame(
             event.transcript,
             service.user_id,
@@ -187,15 +196,37 @@ class ServerEventHandler:
 
     # -- conversation items ----------------------------------------------------
 
-    async def _on_item_added(self, event: ev.ConversationItemAdded) -> None:
-        self._service._conversation.on_server_item_added()
+    async def _on_committed(self, event: ev.InputAudioBufferCommitted) -> None:
+        service = self._service
+        # A turn the server answers by itself: owed an answer until its response starts.
+        service._responses.server_turn_pending = service._server_answers_turns()
+
+    async def _on_item_added(
+        self, event: ev.ConversationItemAdded | ev.ConversationItemCreated
+    ) -> None:
+        conversation = self._service._conversation
+        conversation.mirror.on_item_added(event.item, event.previous_item_id)
+        if conversation.is_restored_echo(event.item.id):
+            return
         await self._service._call_event_handler(
             "on_conversation_item_created", event.item.id, event.item
         )
 
     async def _on_item_done(self, event: ev.ConversationItemDone) -> None:
+        conversation = self._service._conversation
+        conversation.mirror.on_item_done(event.item, event.previous_item_id)
+        if conversation.is_restored_echo(event.item.id, done=True):
+            return
         await self._service._call_event_handler(
             "on_conversation_item_updated", event.item.id, event.item
+        )
+
+    async def _on_item_deleted(self, event: ev.ConversationItemDeleted) -> None:
+        self._service._conversation.mirror.on_item_deleted(event.item_id)
+
+    async def _on_item_truncated(self, event: ev.ConversationItemTruncated) -> None:
+        self._service._conversation.mirror.on_item_truncated(
+            event.item_id, event.content_index, event.audio_end_ms
         )
 
     async def _on_item_retrieved(self, event: ev.ConversationItemRetrieved) -> None:
@@ -276,6 +307,9 @@ class ServerEventHandler:
         )
         if pending is None:
             return
+        service._conversation.mirror.on_function_call_arguments(
+            pending.item_id, pending.call_id, pending.name, pending.raw_arguments
+        )
         if pending.error is not None:
             # The model produced unusable arguments: tell it, so it can try again.
             logger.warning(f"{service}: function call {pending.name}: {pending.error}")

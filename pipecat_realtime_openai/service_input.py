@@ -74,6 +74,8 @@ class InputAudioPath:
         # Audio chunks, and commits (JSON text) queued in order behind them.
         self._pending: deque[bytes | str] = deque()
         self._pending_bytes = 0
+        # Held audio dropped beyond the limit since the last release (one warning each).
+        self._dropped_bytes = 0
         self._preroll_fixed = preroll_secs
         self._preroll_secs = preroll_secs if preroll_secs is not None else DEFAULT_PREROLL_SECS
         self._preroll = bytearray()
@@ -159,6 +161,7 @@ class InputAudioPath:
             self._ready = False
             return
         async with self._lock:
+            self._warn_about_dropped_audio()
             while self._pending:
                 entry = self._pending.popleft()
                 if isinstance(entry, str):
@@ -168,12 +171,24 @@ class InputAudioPath:
                     await self._send_chunk(entry)
             self._ready = True
 
-    def reset(self) -> None:
-        """Forget per-connection state: a new connection is not ready yet."""
+    @property
+    def held_ms(self) -> float:
+        """Milliseconds of audio held until the session is ready."""
+        return self.target.ms_from_bytes(self._pending_bytes)
+
+    def reset(self, *, keep_held: bool = False) -> None:
+        """Forget per-connection state: a new connection is not ready yet.
+
+        Args:
+            keep_held: Keep the audio held so far (and hold what comes next) for the
+                next connection, as after a dropped connection; False discards it.
+        """
         self._ready = False
-        self._pending.clear()
-        self._pending_bytes = 0
         self._preroll.clear()
+        if not keep_held:
+            self._warn_about_dropped_audio()
+            self._pending.clear()
+            self._pending_bytes = 0
 
     async def push(self, pcm: bytes, sample_rate: int, num_channels: int) -> None:
         """Convert and send (or hold) one input frame.
@@ -236,10 +251,17 @@ class InputAudioPath:
             if isinstance(dropped, str):
                 continue  # a commit of audio that is being dropped commits nothing
             self._pending_bytes -= len(dropped)
-            logger.warning(
-                f"Input audio held for the session exceeds {self._max_pending_secs} s; "
-                f"dropped {self.target.ms_from_bytes(len(dropped))} ms of the oldest audio"
-            )
+            self._dropped_bytes += len(dropped)
+
+    def _warn_about_dropped_audio(self) -> None:
+        if not self._dropped_bytes:
+            return
+        dropped_ms = self.target.ms_from_bytes(self._dropped_bytes)
+        self._dropped_bytes = 0
+        logger.warning(
+            f"Input audio held while the session was not ready exceeded "
+            f"{self._max_pending_secs:g} s: dropped the oldest {dropped_ms / 1000:.2f} s"
+        )
 
     async def _send_chunk(self, chunk: bytes) -> None:
         await self._send(encode_append(chunk))

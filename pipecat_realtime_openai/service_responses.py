@@ -32,6 +32,8 @@ class ResponseCoordinator:
         lifecycle: The current response's state (read by the event handler).
         pending_input: Something reached the conversation that no response has taken
             in yet (a tool result, an appended message, a committed turn).
+        server_turn_pending: Server VAD committed a user turn that the server is going
+            to answer by itself, and its response has not started yet.
 
     Args:
         service: The service this coordinator works for.
@@ -41,6 +43,7 @@ class ResponseCoordinator:
         self._service = service
         self.lifecycle = ResponseLifecycle()
         self.pending_input = False
+        self.server_turn_pending = False
         self._wanted_when_ready = False
         self._drop_owed = False
         self._request_event_id: str | None = None
@@ -81,9 +84,21 @@ class ResponseCoordinator:
             self._wanted_when_ready = False
             await self.request()
 
+    def request_when_ready(self) -> None:
+        """Ask for a response as soon as the next session is configured."""
+        self._wanted_when_ready = True
+
+    def in_flight(self) -> tuple[bool, bool]:
+        """Return whether a response is requested or running, and whether it was interrupted."""
+        active = self.lifecycle.active
+        if active is not None:
+            return True, not self.lifecycle.accepts_audio(active)
+        return self.lifecycle.awaiting_creation, False
+
     async def on_created(self, response_id: str) -> None:
         """``response.created``: open the frames of a server-initiated response."""
         self.pending_input = False
+        self.server_turn_pending = False
         if self.lifecycle.on_response_created(response_id):
             await self._service.push_frame(LLMFullResponseStartFrame())
 
@@ -140,6 +155,7 @@ class ResponseCoordinator:
         if closing.response_create_due and not self._drop_owed:
             self._wanted_when_ready = True
         self.pending_input = False
+        self.server_turn_pending = False
         self._drop_owed = False
         self._request_event_id = None
         return closing

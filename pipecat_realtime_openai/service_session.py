@@ -2,8 +2,9 @@
 
 :class:`RealtimeSessionBase` owns one Realtime connection at a time, the receive loop
 (which never dies on a bad frame), the ``session.update`` sent on ``session.created``
-and after settings changes, the error policy, and the per-connection state, gathered
-in :meth:`RealtimeSessionBase._reset_connection_state` so a reconnect can start clean.
+and after settings changes, and the error policy. Reconnecting, and resetting the
+per-connection state in between, is the job of its
+:class:`~pipecat_realtime_openai.service_reconnect.ConnectionSupervisor`.
 :class:`~pipecat_realtime_openai.service.OpenAIRealtimeLLMService` builds the frame
 handling on top of it.
 """
@@ -26,20 +27,17 @@ from pipecat.utils.types import assert_given
 from websockets.exceptions import ConnectionClosed
 
 from pipecat_realtime_openai.audio.pipeline import OutputAudioDecoder
-from pipecat_realtime_openai.connection import ConnectionRefusedByServer, RealtimeConnection
-from pipecat_realtime_openai.errors import (
-    ErrorAction,
-    ErrorRule,
-    classify_error,
-    classify_http_status,
-)
+from pipecat_realtime_openai.connection import RealtimeConnection
+from pipecat_realtime_openai.errors import ErrorAction, ErrorRule, classify_error
 from pipecat_realtime_openai.protocol.client_events import ClientEvent, SessionUpdateEvent
 from pipecat_realtime_openai.protocol.parse import parse_server_event
 from pipecat_realtime_openai.protocol.responses import RealtimeError
 from pipecat_realtime_openai.protocol.session import ImageDetail, SessionProperties
+from pipecat_realtime_openai.reconnect import ReconnectOptions
 from pipecat_realtime_openai.service_context import ItemRetrievals
 from pipecat_realtime_openai.service_events import ServerEventHandler
 from pipecat_realtime_openai.service_input import InputAudioPath, VideoInput
+from pipecat_realtime_openai.service_reconnect import ConnectionSupervisor
 from pipecat_realtime_openai.service_responses import ResponseCoordinator
 from pipecat_realtime_openai.session_config import (
     SessionConfigState,
@@ -75,6 +73,7 @@ class RealtimeSessionBase(LLMService[OpenAIRealtimeLLMAdapter]):
         user_audio_preroll_secs: Manual-mode pre-roll, or None for automatic.
         video_max_fps: Most video frames sent per second.
         video_frame_detail: Image detail of video frames.
+        reconnect: Reconnect, keepalive and rollover options.
         **kwargs: Passed to ``LLMService``.
     """
 
@@ -92,6 +91,7 @@ class RealtimeSessionBase(LLMService[OpenAIRealtimeLLMAdapter]):
         user_audio_preroll_secs: float | None,
         video_max_fps: float,
         video_frame_detail: ImageDetail,
+        reconnect: ReconnectOptions,
         **kwargs: Any,
     ) -> None:
         super().__init__(settings=settings, **kwargs)
@@ -101,8 +101,8 @@ class RealtimeSessionBase(LLMService[OpenAIRealtimeLLMAdapter]):
         self._conn: RealtimeConnection | None = None
         self._session_task: asyncio.Task | None = None
         self._closing = False
-        self._reconnect_requested = False
         self._fatal_reported = False
+        self._supervisor = ConnectionSupervisor(self, reconnect)  # type: ignore[arg-type]
         self._event_ids = itertools.count(1)
         self._events = ServerEventHandler(self)
         self._audio_in = InputAudioPath(
@@ -162,7 +162,9 @@ class RealtimeSessionBase(LLMService[OpenAIRealtimeLLMAdapter]):
         if task is not None:
             await self.cancel_task(task, timeout=1.0)
         await self._audio_in.stop(self.cancel_task)
-        await self._reset_connection_state(push_frames=not shutting_down)
+        await self._supervisor.reset_connection_state(
+            push_frames=not shutting_down, keep_conversation=False
+        )
 
     async def _auth_headers(self) -> dict[str, str]:
         """Return the handshake headers that authenticate the connection.
@@ -173,35 +175,7 @@ class RealtimeSessionBase(LLMService[OpenAIRealtimeLLMAdapter]):
         return {"Authorization": f"Bearer {self.api_key}"}
 
     async def _run_session(self) -> None:
-        while True:
-            conn = RealtimeConnection(self.url, await self._auth_headers())
-            try:
-                await conn.connect()
-            except ConnectionRefusedByServer as exc:
-                await self._report_error(
-                    str(exc), classify_http_status(exc.status), f"http_{exc.status}"
-                )
-                return
-            except Exception as exc:
-                await self.push_error(f"Error connecting to {self.url}: {exc}", exception=exc)
-                return
-            self._conn = conn
-            await self._receive(conn)
-            self._conn = None
-            if self._closing:
-                return
-            await self._reset_connection_state(push_frames=True)
-            if self._reconnect_requested:
-                self._reconnect_requested = False
-                logger.info(f"{self}: reconnecting to {self.url}")
-                continue
-            if self._fatal_reported:
-                return  # the fatal error already said why the session ended
-            await self.push_error(
-                f"The Realtime connection closed unexpectedly (code {conn.close_code}, "
-                f"reason {conn.close_reason!r})"
-            )
-            return
+        await self._supervisor.run()
 
     async def _receive(self, conn: RealtimeConnection) -> None:
         try:
@@ -218,39 +192,6 @@ class RealtimeSessionBase(LLMService[OpenAIRealtimeLLMAdapter]):
                 # One bad event must not end the session. No traceback: its locals
                 # could hold audio payloads.
                 logger.error(f"{self}: error handling a server event: {type(exc).__name__}: {exc}")
-
-    async def _reset_connection_state(self, *, push_frames: bool) -> None:
-        """Reset everything tied to one connection.
-
-        Called when a connection ends (before a reconnect, and at shutdown). It resets:
-        session readiness and what the server was told about the session; input audio
-        held for the session and the manual-mode pre-roll; the response in progress
-        (its open frames are closed) and owed or wanted response requests; assistant
-        audio playback bookkeeping; function calls (their results, if they still come,
-        reach the new conversation as messages); the conversation seed (the next connection
-        seeds a fresh server conversation from the context); pending item retrievals
-        (they fail).
-
-        Args:
-            push_frames: Push the frames that close a response in progress (False
-                while the pipeline shuts down).
-        """
-        self._session_ready = False
-        self._session_state.reset()
-        self._audio_in.reset()
-        closing = self._responses.reset()
-        if push_frames:
-            await self._responses.push_closing_frames(closing)
-        self._playback.reset()
-        # The new conversation is seeded from the context, which does not recreate the
-        # function_call items, so no call of the old connection can be answered there.
-        self._calls = FunctionCallTracker()
-        self._on_connection_reset()
-        self._events.reset()
-        self._retrievals.fail_all("the Realtime connection closed")
-
-    def _on_connection_reset(self) -> None:
-        """Hook for the service's own per-connection state."""
 
     # -- sending -----------------------------------------------------------------------
 
@@ -323,6 +264,27 @@ class RealtimeSessionBase(LLMService[OpenAIRealtimeLLMAdapter]):
         self._session_state.on_sent(plan.session)
         await self._apply_formats()
 
+    async def _update_settings(self, delta: OpenAIRealtimeLLMSettings) -> dict[str, Any]:
+        """Apply a settings delta and send a ``session.update`` with only what changed."""
+        changed = await super()._update_settings(delta)
+        if "model" in changed:
+            logger.warning(
+                f"{self}: the model is fixed by the connection URL; "
+                f"{self._settings.model!r} applies from the next connection "
+                "(e.g. after reset_conversation())."
+            )
+        if changed.keys() & {"session_properties", "system_instruction"}:
+            await self._update_session()
+        handled = {
+            "model",
+            "session_properties",
+            "system_instruction",
+            "filter_incomplete_user_turns",
+            "user_turn_completion_config",
+        }
+        self._warn_unhandled_updated_settings(changed.keys() - handled)
+        return changed
+
     async def _desired_session(self) -> dict[str, Any]:
         sp = assert_given(self._settings.session_properties)
         wire = session_wire_dict(sp)
@@ -367,6 +329,9 @@ class RealtimeSessionBase(LLMService[OpenAIRealtimeLLMAdapter]):
             error.event_id, message
         ):
             return
+        if error.event_id:
+            # A refused item is never sent again when restoring the conversation.
+            self._forget_refused_item(error.event_id)
         already_active = error.code == "conversation_already_has_active_response"
         refused = await self._responses.on_request_error(error.event_id, already_active)
         if refused and already_active:
@@ -393,23 +358,34 @@ class RealtimeSessionBase(LLMService[OpenAIRealtimeLLMAdapter]):
             await self.push_error(text)
         elif rule.action is ErrorAction.RECONNECT:
             logger.warning(f"{self}: {text}")
-            self._reconnect_requested = True
+            if self._conn is not None:
+                await self._supervisor.retire(self._conn, code or "reconnect asked by the server")
+        else:
+            await self._push_fatal_error(
+                text, _FATAL_CATEGORIES.get(code or "", ErrorCategory.UNKNOWN)
+            )
+            # Retrying cannot help: end the connection, and with it the session.
             if self._conn is not None:
                 await self._conn.close()
-        elif not self._fatal_reported:
-            self._fatal_reported = True
-            frame = ErrorFrame(
-                error=text, category=_FATAL_CATEGORIES.get(code or "", ErrorCategory.UNKNOWN)
-            )
-            # Set after construction: the constructor warns about the deprecated flag.
-            frame.fatal = True
-            await self.push_error_frame(frame, force_treat_as_permanent=True)
+
+    async def _push_fatal_error(self, text: str, category: ErrorCategory) -> None:
+        """Push the one fatal ``ErrorFrame`` of the session (later ones are dropped)."""
+        if self._fatal_reported:
+            return
+        self._fatal_reported = True
+        frame = ErrorFrame(error=text, category=category)
+        # Set after construction: the constructor warns about the deprecated flag.
+        frame.fatal = True
+        await self.push_error_frame(frame, force_treat_as_permanent=True)
 
     async def _create_response(self, start_metrics: bool) -> None:
         """Seed if needed and send ``response.create`` (implemented by the service)."""
 
     async def _on_session_confirmed(self) -> None:
         """Release what waited for the configuration (implemented by the service)."""
+
+    def _forget_refused_item(self, event_id: str) -> None:
+        """An error answered a client event: never restore the item it created, if any."""
 
     @property
     def _context(self) -> Any:

@@ -32,6 +32,25 @@ class TurnHandler:
 
     def __init__(self, service: OpenAIRealtimeLLMService) -> None:
         self._service = service
+        self._server_speech = False
+        self._local_speech = False
+
+    @property
+    def user_speaking(self) -> bool:
+        """Whether the user is talking now, by server VAD or local turn detection."""
+        return self._server_speech or self._local_speech
+
+    def on_server_speech(self, speaking: bool) -> None:
+        """Server VAD reported speech starting (True) or stopping (False)."""
+        self._server_speech = speaking
+
+    def on_local_speech(self, speaking: bool) -> None:
+        """Local turn detection reported the user starting (True) or stopping (False)."""
+        self._local_speech = speaking
+
+    def on_connection_reset(self) -> None:
+        """A new connection's server VAD has heard nothing yet."""
+        self._server_speech = False
 
     def on_bot_started_speaking(self) -> None:
         """The transport started playing assistant audio."""

@@ -61,6 +61,22 @@ def turn_detection_disabled(props: SessionProperties) -> bool:
     return audio_input is not None and audio_input.turn_detection is False
 
 
+def server_answers_turns(props: SessionProperties) -> bool:
+    """Tell whether server VAD answers each committed user turn by itself.
+
+    Args:
+        props: The session configuration the server holds.
+
+    Returns:
+        True with server turn detection whose ``create_response`` is not turned off.
+    """
+    audio_input = _audio_part(props, "input")
+    detection = audio_input.turn_detection if audio_input is not None else None
+    if detection is False:
+        return False
+    return detection is None or getattr(detection, "create_response", None) is not False
+
+
 def input_format(props: SessionProperties) -> AudioFormatSpec:
     """Return the wire format of audio sent to the server (pcm 24 kHz unless set)."""
     audio_input = _audio_part(props, "input")

@@ -209,6 +209,40 @@ class OpenAIRealtimeLLMSettings(LLMSettings):
         return delta
 
 
+def initial_settings(
+    model: str | None, session_properties: Any | None, settings: OpenAIRealtimeLLMSettings | None
+) -> tuple[OpenAIRealtimeLLMSettings, list[str]]:
+    """Build the service's complete settings from its constructor arguments.
+
+    Args:
+        model: The deprecated ``model`` argument.
+        session_properties: The deprecated ``session_properties`` argument (any
+            shape :func:`to_session_properties` accepts); its model and instructions
+            are pulled up to the top level.
+        settings: The ``settings`` delta, applied last.
+
+    Returns:
+        The settings, and the names of the deprecated arguments that were given.
+    """
+    store = OpenAIRealtimeLLMSettings.defaults()
+    deprecated = []
+    if model is not None:
+        deprecated.append("model")
+        store.model = model
+    if session_properties is not None:
+        deprecated.append("session_properties")
+        sp = to_session_properties(session_properties)
+        store.session_properties = sp
+        if model is None and sp.model is not None:
+            store.model = sp.model
+        if sp.instructions is not None:
+            store.system_instruction = sp.instructions
+    store.sync_top_level_to_session()
+    if settings is not None:
+        store.apply_update(settings)
+    return store, deprecated
+
+
 def session_wire_dict(props: SessionProperties) -> dict[str, Any]:
     """Return the client-sendable wire dict of a session, without its tools.
 

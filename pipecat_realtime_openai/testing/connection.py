@@ -76,6 +76,9 @@ class SimulatedConnection:
         self._outbox: asyncio.Queue[Any] = asyncio.Queue()
         self._pump: asyncio.Task[None] | None = None
         self._waiters = _Waiters()
+        # On-demand fault right after the n-th server event of a type is sent:
+        # (event type, count, "drop" or "expire").
+        self._fault_after: tuple[str, int, str] | None = None
 
     # --- introspection ----------------------------------------------------------------
 
@@ -171,6 +174,40 @@ class SimulatedConnection:
     def drop(self) -> None:
         """Abort the TCP connection at once, without a close frame."""
         self.websocket.transport.abort()
+
+    def drop_after_event(self, event_type: str, count: int = 1) -> None:
+        """Abort this connection right after the `count`-th server event of a type is sent.
+
+        Counts from the start of the connection, so a test can cut a response at an
+        exact point (say, after its first audio delta) whatever the pace.
+
+        Args:
+            event_type: Server event type, e.g. ``"response.output_audio.delta"``.
+            count: Which occurrence ends the connection (1 = the first).
+        """
+        self._fault_after = (event_type, count, "drop")
+        if self.server_event_types.count(event_type) >= count:
+            self.drop()
+
+    def expire_after_event(self, event_type: str, count: int = 1) -> None:
+        """End the session as at the 60 minute limit right after an exact server event.
+
+        The real ``session_expired`` error is sent just after the `count`-th server
+        event of `event_type` (before anything else queued), then the connection closes.
+
+        Args:
+            event_type: Server event type, e.g. ``"response.output_audio.delta"``.
+            count: Which occurrence ends the session (1 = the first).
+        """
+        self._fault_after = (event_type, count, "expire")
+
+    def freeze(self) -> None:
+        """Stop reading from the client, as a peer that died silently.
+
+        Nothing is closed: keepalive pings go unanswered, so only a client that
+        times out its pings notices.
+        """
+        self.websocket.transport.pause_reading()
 
     # --- I/O ------------------------------------------------------------------------------
 
@@ -286,6 +323,27 @@ class SimulatedConnection:
                 run = self.state.active
                 started = loop.time()
 
+    def _fault_due(self, event: Event) -> bool:
+        fault = self._fault_after
+        return (
+            fault is not None
+            and fault[0] == event.get("type")
+            and self.server_event_types.count(fault[0]) >= fault[1]
+        )
+
+    async def _apply_fault_after(self) -> None:
+        assert self._fault_after is not None
+        if self._fault_after[2] == "drop":
+            self.drop()
+            return
+        expired = error_event(
+            "session_expired", SESSION_EXPIRED_MESSAGE, error_type="invalid_request_error"
+        )
+        await self.websocket.send(json.dumps(expired))
+        self.server_events.append(expired)
+        self._waiters.notify()
+        await self.websocket.close()
+
     async def _writer(self) -> None:
         while True:
             item = await self._outbox.get()
@@ -302,6 +360,9 @@ class SimulatedConnection:
                 limit = self._faults.drop_after_server_events
                 if limit is not None and len(self.server_events) >= limit:
                     self.drop()
+                    return
+                if self._fault_due(item):
+                    await self._apply_fault_after()
                     return
             finally:
                 self._outbox.task_done()

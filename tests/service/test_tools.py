@@ -190,7 +190,9 @@ async def test_interrupted_tool_is_settled_as_cancelled_without_a_response(simul
     assert conn.client_event_types.count("response.create") == 1
 
 
-async def test_result_of_a_call_from_before_a_reconnect_goes_in_as_a_message(simulator, harnesses):
+async def test_result_of_a_call_from_before_a_reconnect_answers_the_restored_call(
+    simulator, harnesses
+):
     simulator.responder = ScriptedResponder(
         [Reply(function_calls=[FunctionCall("slow", {}, call_id="call_old")]), Reply(text="Done")]
     )
@@ -219,6 +221,9 @@ async def test_result_of_a_call_from_before_a_reconnect_goes_in_as_a_message(sim
     created = [
         e["item"] for e in second.client_events if e.get("type") == "conversation.item.create"
     ]
-    assert all(i["type"] == "message" for i in created), "no output for a call the server never saw"
-    assert "finished" in created[-1]["content"][0]["text"]
+    # The restore recreates the call, so its result goes in as the call's output.
+    assert [i["type"] for i in created] == ["message", "function_call", "function_call_output"]
+    assert created[1]["call_id"] == created[2]["call_id"] == "call_old"
+    assert "finished" in created[2]["output"]
+    assert second.client_event_types.count("response.create") == 1
     assert "error" not in second.server_event_types
