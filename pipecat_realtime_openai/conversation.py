@@ -3,10 +3,12 @@
 A Realtime session ends after 60 minutes (or when the network drops) and a new one
 starts empty. The mirror follows the server's ``conversation.item.*`` events so the
 conversation can be recreated on the fresh connection with client
-``conversation.item.create`` events. Clients cannot create audio items, so audio is
-replaced by its transcript: user audio becomes ``input_text``, assistant audio becomes
-``output_text`` (the only content type a client may give an assistant message). Item
-ids are kept, so later truncate/delete requests by id still hit the right item.
+``conversation.item.create`` events. Audio is replaced by its transcript: user audio
+becomes ``input_text``, assistant audio becomes ``output_text`` (the only content type
+a client may give an assistant message). User audio whose transcript is unknown comes
+back as ``input_audio`` when its audio was handed to :meth:`ConversationMirror.on_input_audio`
+(the service keeps the audio of each spoken turn for this). Item ids are kept, so later
+truncate/delete requests by id still hit the right item.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ ItemLike = ConversationItem | Mapping[str, Any]
 """An item as a protocol model or as its wire dict."""
 
 _AUDIO_TYPES = frozenset({"input_audio", "output_audio", "audio"})
+DEFAULT_MAX_INPUT_AUDIO_CHARS = 8 * 1024 * 1024
+"""Base64 audio of untranscribed user turns kept for restores (about 2 minutes of pcm)."""
 _TEXT_TYPES = frozenset({"input_text", "output_text", "text"})
 
 
@@ -53,6 +57,9 @@ class ConversationMirror:
     # Items the client created that the server has not confirmed yet, in the order sent,
     # by the event id of their conversation.item.create (restorable form).
     _unconfirmed: dict[str, dict[str, Any]] = field(default_factory=dict, init=False, repr=False)
+    # Base64 audio of user turns without a transcript, oldest first, within a budget.
+    max_input_audio_chars: int = DEFAULT_MAX_INPUT_AUDIO_CHARS
+    _input_audio: dict[str, str] = field(default_factory=dict, init=False, repr=False)
 
     def __len__(self) -> int:
         return len(self._order)
@@ -90,6 +97,29 @@ class ConversationMirror:
         data.update(type="function_call", call_id=call_id, name=name, arguments=arguments)
         self._upsert(data, None, done=True)
 
+    def on_input_audio(self, item_id: str, audio: str) -> None:
+        """Keep the audio of a spoken user turn until its transcript is known.
+
+        A restore sends it as ``input_audio`` if no transcript arrives. The oldest audio
+        goes first when the budget (``max_input_audio_chars``) is exceeded.
+
+        Args:
+            item_id: The user item the turn became.
+            audio: Its base64 audio, in the session input format.
+        """
+        entry = self._items.get(item_id)
+        if entry is not None and _transcript_of(entry.item):
+            return
+        self._input_audio[item_id] = audio
+        total = sum(len(a) for a in self._input_audio.values())
+        while total > self.max_input_audio_chars and self._input_audio:
+            oldest = next(iter(self._input_audio))
+            total -= len(self._input_audio.pop(oldest))
+
+    def forget_input_audio(self) -> None:
+        """Drop the kept turn audio (the session input format changed)."""
+        self._input_audio.clear()
+
     def on_client_item(self, event_id: str, item: ItemLike) -> None:
         """Record an item the client is creating, until the server confirms it.
 
@@ -117,6 +147,7 @@ class ConversationMirror:
 
     def on_item_deleted(self, item_id: str) -> None:
         """Apply ``conversation.item.deleted``."""
+        self._input_audio.pop(item_id, None)
         if self._items.pop(item_id, None) is not None:
             self._order.remove(item_id)
 
@@ -137,6 +168,8 @@ class ConversationMirror:
         """Apply ``conversation.item.input_audio_transcription.completed``."""
         entry = self._items.get(item_id)
         part = _content_part(entry.item, content_index) if entry is not None else None
+        if transcript:
+            self._input_audio.pop(item_id, None)  # the text is restored instead
         if part is None:
             self._early_transcripts[(item_id, content_index)] = transcript
             return
@@ -170,7 +203,8 @@ class ConversationMirror:
         plan = [
             restored
             for item in self.completed_items()
-            if (restored := restorable_item(item)) is not None
+            if (restored := restorable_item(item, self._input_audio.get(item.get("id", ""))))
+            is not None
         ]
         if max_items is not None:
             plan = plan[-max_items:] if max_items > 0 else []
@@ -192,6 +226,7 @@ class ConversationMirror:
         self._items.clear()
         self._early_transcripts.clear()
         self._unconfirmed.clear()
+        self._input_audio.clear()
 
     def _upsert(self, item: ItemLike, previous_item_id: str | None, done: bool) -> None:
         data = _as_dict(item)
@@ -248,11 +283,12 @@ def _identity(item: Mapping[str, Any]) -> tuple[Any, ...]:
     return (kind, item.get("role"), texts, images)
 
 
-def restorable_item(item: Mapping[str, Any]) -> dict[str, Any] | None:
+def restorable_item(item: Mapping[str, Any], audio: str | None = None) -> dict[str, Any] | None:
     """Convert a server item into one a client may create, or None if nothing is left.
 
     Args:
         item: A final item's wire dict.
+        audio: Base64 audio of a user audio item, used when it has no transcript.
 
     Returns:
         The client item dict, keeping the id; None for items without usable content
@@ -277,7 +313,9 @@ def restorable_item(item: Mapping[str, Any]) -> dict[str, Any] | None:
     text_type = "output_text" if role == "assistant" else "input_text"
     content = []
     for part in item.get("content") or []:
-        converted = _restorable_part(part, text_type, allow_images=role == "user")
+        converted = _restorable_part(
+            part, text_type, allow_images=role == "user", audio=audio if role == "user" else None
+        )
         if converted is not None:
             content.append(converted)
     if not content:
@@ -286,12 +324,14 @@ def restorable_item(item: Mapping[str, Any]) -> dict[str, Any] | None:
 
 
 def _restorable_part(
-    part: Mapping[str, Any], text_type: str, allow_images: bool
+    part: Mapping[str, Any], text_type: str, allow_images: bool, audio: str | None
 ) -> dict[str, Any] | None:
     part_type = part.get("type")
     if part_type in _AUDIO_TYPES:
         transcript = part.get("transcript")
-        return {"type": text_type, "text": transcript} if transcript else None
+        if transcript:
+            return {"type": text_type, "text": transcript}
+        return {"type": "input_audio", "audio": audio} if audio else None
     if part_type in _TEXT_TYPES:
         text = part.get("text")
         return {"type": text_type, "text": text} if text else None
@@ -307,6 +347,13 @@ def _as_dict(item: ItemLike) -> dict[str, Any]:
     if isinstance(item, ConversationItem):
         return item.to_dict()
     return copy.deepcopy(dict(item))
+
+
+def _transcript_of(item: Mapping[str, Any]) -> str | None:
+    for part in item.get("content") or []:
+        if isinstance(part, dict) and part.get("transcript"):
+            return part["transcript"]
+    return None
 
 
 def _content_part(item: dict[str, Any], index: int) -> dict[str, Any] | None:

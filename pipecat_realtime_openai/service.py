@@ -379,6 +379,9 @@ class OpenAIRealtimeLLMService(RealtimeSessionBase):
     def _forget_refused_item(self, event_id: str) -> None:
         self._conversation.mirror.forget_client_item(event_id)
 
+    def _on_input_format_changed(self) -> None:
+        self._conversation.mirror.forget_input_audio()
+
     def _server_answers_turns(self) -> bool:
         return server_answers_turns(self._effective_session())
 

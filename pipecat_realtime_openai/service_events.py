@@ -7,6 +7,7 @@ this class applies them through the service it belongs to.
 
 from __future__ import annotations
 
+import base64
 import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -142,11 +143,16 @@ class ServerEventHandler:
         # Only sent with server turn detection; local turn detection handles this
         # itself in manual mode.
         self._service._turns.on_server_speech(True)
+        self._service._turn_audio.on_speech_started(event.item_id, event.audio_start_ms)
         await self._service._turns.on_barge_in()
         await self._service.broadcast_frame(ProposedUserStartedSpeakingFrame)
 
     async def _on_speech_stopped(self, event: ev.InputAudioBufferSpeechStopped) -> None:
         self._service._turns.on_server_speech(False)
+        self._keep_turn_audio(
+            event.item_id,
+            self._service._turn_audio.on_speech_stopped(event.item_id, event.audio_end_ms),
+        )
         await self._service.start_ttfb_metrics()
         await self._service.start_processing_metrics()
         await self._service.broadcast_frame(ProposedUserStoppedSpeakingFrame)
@@ -198,8 +204,15 @@ class ServerEventHandler:
 
     async def _on_committed(self, event: ev.InputAudioBufferCommitted) -> None:
         service = self._service
+        self._keep_turn_audio(event.item_id, service._turn_audio.on_committed(event.item_id))
         # A turn the server answers by itself: owed an answer until its response starts.
         service._responses.server_turn_pending = service._server_answers_turns()
+
+    def _keep_turn_audio(self, item_id: str, audio: bytes | None) -> None:
+        if audio:
+            # Once per turn, not per chunk: the restore needs it as base64.
+            encoded = base64.b64encode(audio).decode("ascii")
+            self._service._conversation.mirror.on_input_audio(item_id, encoded)
 
     async def _on_item_added(
         self, event: ev.ConversationItemAdded | ev.ConversationItemCreated

@@ -31,6 +31,7 @@ from pipecat_realtime_openai.protocol.client_events import (
 from pipecat_realtime_openai.protocol.fast import encode_append
 from pipecat_realtime_openai.protocol.items import ConversationItem, ItemContent
 from pipecat_realtime_openai.protocol.session import ImageDetail
+from pipecat_realtime_openai.turn_audio import TurnAudio
 
 DEFAULT_PREROLL_SECS = 0.5
 """Manual-mode pre-roll when no VAD reported its ``start_secs``."""
@@ -54,6 +55,8 @@ class InputAudioPath:
         flush_after_ms: Input pause after which held-back audio is sent.
         max_pending_secs: Audio kept while the session is not ready (oldest dropped).
         preroll_secs: Fixed manual-mode pre-roll, or None to size it from the VAD.
+        turn_audio: Told what audio, commits and clears reach the server, so spoken
+            turns can be restored as audio after a reconnect.
     """
 
     def __init__(
@@ -65,8 +68,10 @@ class InputAudioPath:
         flush_after_ms: int,
         max_pending_secs: float,
         preroll_secs: float | None,
+        turn_audio: TurnAudio | None = None,
     ) -> None:
         self._send = send
+        self._turn_audio = turn_audio
         self._converter = InputAudioConverter(target, batch_ms)
         self._flush_after = flush_after_ms / 1000
         self._max_pending_secs = max_pending_secs
@@ -150,6 +155,8 @@ class InputAudioPath:
                 await self._emit(chunk)
         # Pre-roll in the old format cannot be replayed into the new one.
         self._preroll.clear()
+        if self._turn_audio is not None:
+            self._turn_audio.timeline.retarget(target)
 
     async def set_ready(self, ready: bool) -> None:
         """Mark the session configured (or not); held audio is sent in order when ready.
@@ -165,7 +172,7 @@ class InputAudioPath:
             while self._pending:
                 entry = self._pending.popleft()
                 if isinstance(entry, str):
-                    await self._send(entry)
+                    await self._send_commit(entry)
                 else:
                     self._pending_bytes -= len(entry)
                     await self._send_chunk(entry)
@@ -218,7 +225,7 @@ class InputAudioPath:
             await self._flush_locked()
             text = InputAudioBufferCommitEvent().to_json()
             if self._ready:
-                await self._send(text)
+                await self._send_commit(text)
             else:
                 self._pending.append(text)
 
@@ -232,8 +239,13 @@ class InputAudioPath:
             return
         async with self._lock:
             await self._send(InputAudioBufferClearEvent().to_json())
+            if self._turn_audio is not None:
+                self._turn_audio.on_clear_sent()
             if self._preroll:
-                await self._send(encode_append(bytes(self._preroll)))
+                preroll = bytes(self._preroll)
+                await self._send(encode_append(preroll))
+                if self._turn_audio is not None:
+                    self._turn_audio.timeline.on_sent(preroll)
 
     async def _flush_locked(self) -> None:
         for chunk in self._converter.flush():
@@ -263,9 +275,16 @@ class InputAudioPath:
             f"{self._max_pending_secs:g} s: dropped the oldest {dropped_ms / 1000:.2f} s"
         )
 
+    async def _send_commit(self, text: str) -> None:
+        await self._send(text)
+        if self._turn_audio is not None:
+            self._turn_audio.on_commit_sent()
+
     async def _send_chunk(self, chunk: bytes) -> None:
         await self._send(encode_append(chunk))
         self.sent_bytes += len(chunk)
+        if self._turn_audio is not None:
+            self._turn_audio.timeline.on_sent(chunk)
         if self._keep_preroll:
             self._preroll.extend(chunk)
             keep = self.target.bytes_from_ms(self._preroll_secs * 1000)

@@ -271,6 +271,7 @@ class ConnectionSupervisor:
             service._calls = FunctionCallTracker()
         service._conversation.on_connection_reset(keep_conversation=keep_conversation)
         service._turns.on_connection_reset()
+        service._turn_audio.reset()
         service._events.reset()
         service._retrievals.fail_all("the Realtime connection closed")
 

@@ -49,6 +49,10 @@ from pipecat_realtime_openai.session_config import (
 from pipecat_realtime_openai.settings import OpenAIRealtimeLLMSettings, session_wire_dict
 from pipecat_realtime_openai.state.function_calls import FunctionCallTracker
 from pipecat_realtime_openai.state.playback import PlaybackTracker
+from pipecat_realtime_openai.turn_audio import InputAudioTimeline, TurnAudio
+
+# Longest spoken turn whose audio can be restored (audio kept per connection).
+_TURN_AUDIO_KEEP_MS = 60_000
 
 _FATAL_CATEGORIES = {
     "invalid_api_key": ErrorCategory.AUTHENTICATION,
@@ -105,6 +109,8 @@ class RealtimeSessionBase(LLMService[OpenAIRealtimeLLMAdapter]):
         self._supervisor = ConnectionSupervisor(self, reconnect)  # type: ignore[arg-type]
         self._event_ids = itertools.count(1)
         self._events = ServerEventHandler(self)
+        # Keeps spoken turns' audio so turns without a transcript survive a reconnect.
+        self._turn_audio = TurnAudio(InputAudioTimeline(input_format(sp), _TURN_AUDIO_KEEP_MS))
         self._audio_in = InputAudioPath(
             self._send_text,
             input_format(sp),
@@ -112,6 +118,7 @@ class RealtimeSessionBase(LLMService[OpenAIRealtimeLLMAdapter]):
             flush_after_ms=audio_flush_after_ms,
             max_pending_secs=max_pending_audio_secs,
             preroll_secs=user_audio_preroll_secs,
+            turn_audio=self._turn_audio,
         )
         self._audio_in.set_manual_turns(turn_detection_disabled(sp))
         self._video_in = VideoInput(video_max_fps, video_frame_detail)
@@ -313,6 +320,8 @@ class RealtimeSessionBase(LLMService[OpenAIRealtimeLLMAdapter]):
 
     async def _apply_formats(self) -> None:
         sp = self._effective_session()
+        if input_format(sp) != self._audio_in.target:
+            self._on_input_format_changed()
         await self._audio_in.retarget(input_format(sp))
         self._audio_in.set_manual_turns(turn_detection_disabled(sp))
         out = output_format(sp)
@@ -332,6 +341,8 @@ class RealtimeSessionBase(LLMService[OpenAIRealtimeLLMAdapter]):
         if error.event_id:
             # A refused item is never sent again when restoring the conversation.
             self._forget_refused_item(error.event_id)
+        if error.code == "input_audio_buffer_commit_empty":
+            self._turn_audio.on_commit_refused()
         already_active = error.code == "conversation_already_has_active_response"
         refused = await self._responses.on_request_error(error.event_id, already_active)
         if refused and already_active:
@@ -383,6 +394,9 @@ class RealtimeSessionBase(LLMService[OpenAIRealtimeLLMAdapter]):
 
     async def _on_session_confirmed(self) -> None:
         """Release what waited for the configuration (implemented by the service)."""
+
+    def _on_input_format_changed(self) -> None:
+        """Audio kept in the old input format can no longer be restored."""
 
     def _forget_refused_item(self, event_id: str) -> None:
         """An error answered a client event: never restore the item it created, if any."""

@@ -5,18 +5,27 @@ from __future__ import annotations
 import base64
 import re
 
-from pipecat.frames.frames import InputAudioRawFrame, LLMFullResponseEndFrame
+from pipecat.frames.frames import (
+    InputAudioRawFrame,
+    LLMFullResponseEndFrame,
+    UserStartedSpeakingFrame,
+    UserStoppedSpeakingFrame,
+)
 
-from pipecat_realtime_openai.testing import SimulatedConnection
+from pipecat_realtime_openai import events as realtime
+from pipecat_realtime_openai.service import OpenAIRealtimeLLMService
+from pipecat_realtime_openai.testing import Reply, ScriptedResponder, SimulatedConnection
 from tests.reliability.test_reconnect_support import (
     WarningCapture,
     assert_no_fatal_error,
     assert_restored,
     audio_frames,
     first_context,
+    said,
+    spoken_turn,
     started,
 )
-from tests.service.conftest import harnesses, silence, simulator
+from tests.service.conftest import harnesses, silence, simulator, tone
 
 __all__ = ["harnesses", "simulator"]
 
@@ -75,4 +84,98 @@ async def test_audio_beyond_the_bound_is_dropped_with_one_warning(simulator, har
     assert len(dropped) == 1, warnings.messages
     seconds = float(re.search(r"dropped the oldest ([0-9.]+) s", dropped[0]).group(1))
     assert abs(seconds + kept_ms / 1000 - 1.0) < 0.05, "the warning says how much was dropped"
+    assert_no_fatal_error(harness)
+
+
+MANUAL = OpenAIRealtimeLLMService.Settings(
+    session_properties=realtime.SessionProperties(
+        audio=realtime.AudioConfiguration(input=realtime.AudioInput(turn_detection=False))
+    )
+)
+
+
+async def test_manual_turn_spoken_during_the_outage_is_answered_after_the_restore(
+    simulator, harnesses
+):
+    simulator.responder = ScriptedResponder([Reply(text="Hello."), Reply(text="Heard you.")])
+    _, harness, first, events = await started(simulator, harnesses, settings=MANUAL)
+    await harness.send(first_context("Hi"))
+    await harness.down.wait_for(LLMFullResponseEndFrame)
+    await first.wait_for_server_event("response.done")
+    simulator.faults.refuse_connections = 10**6
+    first.drop()
+    await events.wait(reconnecting=2)
+    # A whole turn while disconnected: its audio, its commit and its response wait.
+    await harness.send(UserStartedSpeakingFrame(), *audio_frames(tone(500)))
+    await harness.send(UserStoppedSpeakingFrame())
+    await harness.down.wait_for(UserStoppedSpeakingFrame)
+    simulator.faults.refuse_connections = 0
+    await events.wait(reconnected=1)
+    second = simulator.connections[-1]
+    await second.wait_for_server_event("response.done")
+    await harness.stop()
+
+    assert_restored(first, second)
+    types = [t for t in second.client_event_types if t != "session.update"]
+    first_append = types.index("input_audio_buffer.append")
+    assert set(types[:first_append]) == {"conversation.item.create"}, "restore first"
+    assert types[first_append:].count("input_audio_buffer.commit") == 1
+    assert types[-2:] == ["input_audio_buffer.commit", "response.create"], types[-3:]
+    assert appended_bytes(second) == 500 * BYTES_PER_MS
+    user_audio = [i for i in second.items if i["content"][0]["type"] == "input_audio"]
+    assert len(user_audio) == 1 and second.items[-1]["role"] == "assistant"
+    assert_no_fatal_error(harness)
+
+
+def user_audio_items(conn: SimulatedConnection) -> dict[str, bytes]:
+    """The audio the simulator holds for each user audio item, by item id."""
+    return {
+        item["id"]: conn.state.store.input_audio.get(item["id"], b"")
+        for item in conn.items
+        if item.get("role") == "user" and item["content"][0]["type"] == "input_audio"
+    }
+
+
+async def test_spoken_turns_without_transcripts_come_back_as_their_audio(simulator, harnesses):
+    # Input transcription is off (the default): the text of a spoken turn is never known.
+    simulator.responder = ScriptedResponder(
+        [Reply(text="Nice to hear you."), Reply(text="And again."), Reply(text="Still here.")]
+    )
+    _, harness, first, events = await started(simulator, harnesses)
+    await harness.send(*spoken_turn())
+    await harness.down.wait_for(LLMFullResponseEndFrame)
+    await harness.send(*spoken_turn())
+    await harness.down.wait_for(LLMFullResponseEndFrame, count=2)
+    await first.wait_for_server_event("response.done", count=2)
+    first.drop()
+    await events.wait(reconnected=1)
+    second = simulator.connections[-1]
+    await harness.send(said("Can you hear me?"))
+    await second.wait_for_server_event("response.done")
+    await harness.stop()
+
+    before, after = user_audio_items(first), user_audio_items(second)
+    assert len(before) == 2 and all(before.values())
+    assert after == before, "each spoken turn restored with its own audio, under its id"
+    assert_restored(first, second)
+    order = [i["id"] for i in second.items][: len(first.items)]
+    assert order == [i["id"] for i in first.items]
+    assert_no_fatal_error(harness)
+
+
+async def test_turn_committed_but_not_yet_answered_is_restored_and_answered(simulator, harnesses):
+    simulator.responder = ScriptedResponder([Reply(text="Answered once.")])
+    _, harness, first, events = await started(simulator, harnesses)
+    # Server VAD commits the turn; the connection dies before the reply starts.
+    first.drop_after_event("conversation.item.done")
+    await harness.send(*spoken_turn())
+    await events.wait(reconnected=1)
+    second = simulator.connections[-1]
+    await second.wait_for_server_event("response.done")
+    await harness.down.wait_for(LLMFullResponseEndFrame)
+    await harness.stop()
+
+    assert user_audio_items(second) == user_audio_items(first)
+    assert second.client_event_types.count("response.create") == 1, "the turn is answered"
+    assert [i["role"] for i in second.items] == ["user", "assistant"]
     assert_no_fatal_error(harness)
