@@ -184,3 +184,39 @@ async def test_account_errors_mid_session_end_it_without_retry(
     assert error.fatal and error.category is category and hint in error.error
     assert len(simulator.connections) == 1 and not events.reconnecting
     assert len(harness.up.of(ErrorFrame)) == 1
+
+
+async def test_connections_that_keep_dropping_back_off_then_restore(simulator, harnesses):
+    options = ReconnectOptions(
+        initial_delay=0.01, max_delay=0.08, jitter=0.0, max_retries=None, max_session_duration=None
+    )
+    simulator.responder = ScriptedResponder([Reply(text="Noted."), Reply(text="Back.")])
+    service, harness, first, events = await started(simulator, harnesses, reconnect=options)
+    waited: list[float] = []
+
+    async def recording_sleep(seconds: float) -> None:
+        waited.append(seconds)
+        if len(waited) == 5:  # the network recovers
+            simulator.faults.drop_after_server_events = None
+
+    service._supervisor._sleep = recording_sleep
+    await harness.send(first_context("Remember: blue."))
+    await harness.down.wait_for(LLMFullResponseEndFrame)
+    await first.wait_for_server_event("response.done")
+    # Every new connection now dies right after session.created, before any restore.
+    simulator.faults.drop_after_server_events = 1
+    first.drop()
+    await events.wait(reconnected=1)
+    last = simulator.connections[-1]
+    await harness.send(said("What colour?"))
+    await harness.down.wait_for(LLMFullResponseEndFrame, count=2)
+    await harness.stop()
+
+    assert len(simulator.connections) == 7, "the first, five that dropped, the good one"
+    assert [i.delay for i in events.reconnecting] == pytest.approx(
+        [0.0, 0.01, 0.02, 0.04, 0.08, 0.08]
+    )
+    assert waited == pytest.approx([0.01, 0.02, 0.04, 0.08, 0.08])
+    assert events.reconnected[0].attempt == 6
+    assert_restored(first, last)
+    assert_no_fatal_error(harness)
