@@ -6,9 +6,17 @@ Migrating from Pipecat's built-in service changes one import::
 """
 
 from pipecat_realtime_openai import events
+from pipecat_realtime_openai.reconnect import ReconnectInfo, ReconnectOptions
 from pipecat_realtime_openai.service import OpenAIRealtimeLLMService
 from pipecat_realtime_openai.settings import OpenAIRealtimeLLMSettings
 
 __version__ = "0.1.0"
 
-__all__ = ["OpenAIRealtimeLLMService", "OpenAIRealtimeLLMSettings", "__version__", "events"]
+__all__ = [
+    "OpenAIRealtimeLLMService",
+    "OpenAIRealtimeLLMSettings",
+    "ReconnectInfo",
+    "ReconnectOptions",
+    "__version__",
+    "events",
+]
