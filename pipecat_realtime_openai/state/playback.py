@@ -131,6 +131,9 @@ class PlaybackTracker:
     bytes_per_ms: float
     _items: list[AudioItem] = field(default_factory=list, init=False, repr=False)
     _by_key: dict[tuple[str, int], AudioItem] = field(default_factory=dict, init=False, repr=False)
+    # Bytes of every item in the queue, kept as a running total: summing the items on
+    # each delta would make a long reply's bookkeeping quadratic.
+    _queued_bytes: int = field(default=0, init=False, repr=False)
     # Bytes at the queue front that earlier speaking segments already played out.
     _settled_bytes: int = field(default=0, init=False, repr=False)
     _segment_started_at: float | None = field(default=None, init=False, repr=False)
@@ -180,7 +183,7 @@ class PlaybackTracker:
         if response_id in self._interrupted:
             return False
         if now is not None and self._segment_started_at is not None:
-            queued = self._total_bytes()
+            queued = self._queued_bytes
             if self._played_bytes(now) >= queued:
                 self._settled_bytes = queued
                 self._segment_started_at = now
@@ -191,6 +194,7 @@ class PlaybackTracker:
             self._by_key[key] = item
             self._items.append(item)
         item.bytes_received += nbytes
+        self._queued_bytes += nbytes
         return True
 
     def on_playback_started(self, now: float) -> None:
@@ -212,7 +216,7 @@ class PlaybackTracker:
         if self._segment_started_at is None:
             return  # Nothing was playing, so nothing can have been heard.
         self._segment_started_at = None
-        self._settled_bytes = self._total_bytes()
+        self._settled_bytes = self._queued_bytes
         self._drop_settled_items()
 
     def played_ms(self, now: float) -> float:
@@ -243,11 +247,9 @@ class PlaybackTracker:
     def _clear_queue(self) -> None:
         self._items.clear()
         self._by_key.clear()
+        self._queued_bytes = 0
         self._settled_bytes = 0
         self._segment_started_at = None
-
-    def _total_bytes(self) -> int:
-        return sum(item.bytes_received for item in self._items)
 
     def _played_bytes(self, now: float) -> float:
         played = float(self._settled_bytes)
@@ -264,4 +266,5 @@ class PlaybackTracker:
         while len(self._items) > 1 and self._items[0].bytes_received <= self._settled_bytes:
             item = self._items.pop(0)
             self._settled_bytes -= item.bytes_received
+            self._queued_bytes -= item.bytes_received
             del self._by_key[(item.item_id, item.content_index)]

@@ -176,6 +176,20 @@ class TestPlaybackTracker:
         tracker.on_audio("b", 0, "r2", 48 * 1000, now=2.0)
         assert tracker.plan_interruption(now=2.4) == [TruncateItem("b", 0, 400)]
 
+    def test_idle_gap_is_detected_after_played_items_were_dropped(self) -> None:
+        # The queue total must shrink when played items leave the queue, or a long item
+        # dropped earlier would hide the idle gap before the next audio.
+        tracker = PlaybackTracker(PCM24K)
+        tracker.on_audio("a", 0, "r1", 48 * 5000)
+        tracker.on_playback_started(0.0)
+        tracker.on_audio("b", 0, "r1", 48 * 500)
+        tracker.on_playback_stopped(6.0)  # a is dropped; b (the newest) stays
+        assert [kept.item_id for kept in tracker.items] == ["b"]
+        tracker.on_playback_started(7.0)
+        # b finished at 7.5 s; the next audio arrives at 11.0 s.
+        tracker.on_audio("c", 0, "r2", 48 * 1000, now=11.0)
+        assert tracker.plan_interruption(now=11.3) == [TruncateItem("c", 0, 300)]
+
     def test_audio_without_now_keeps_continuous_clock(self) -> None:
         tracker = PlaybackTracker(PCM24K)
         tracker.on_audio("a", 0, "r1", 48 * 500)
