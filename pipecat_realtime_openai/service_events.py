@@ -31,7 +31,7 @@ from pipecat.transcriptions.language import Language
 from pipecat.utils.time import time_now_iso8601
 
 from pipecat_realtime_openai.protocol import server_events as ev
-from pipecat_realtime_openai.protocol.fast import AudioDelta, TextDelta, TranscriptDelta
+from pipecat_realtime_openai.protocol.fast import AudioDelta, DeltaRun, TextDelta, TranscriptDelta
 from pipecat_realtime_openai.protocol.parse import MalformedEvent
 from pipecat_realtime_openai.protocol.responses import Usage
 
@@ -85,10 +85,16 @@ class ServerEventHandler:
         # Text of the reply being produced, remembered at response.done so the
         # context sync recognises the assistant message the aggregator writes for it.
         self._reply_text: dict[str, list[str]] = {}
+        self._run_handlers: dict[type, Callable[[DeltaRun], Awaitable[None]]] = {
+            AudioDelta: self._on_audio,
+            TranscriptDelta: self._on_transcript,
+            TextDelta: self._on_text,
+        }
         self._handlers: dict[type, Callable[[Any], Awaitable[None]]] = {
-            AudioDelta: self._on_audio_delta,
-            TranscriptDelta: self._on_transcript_delta,
-            TextDelta: self._on_text_delta,
+            DeltaRun: self._on_delta_run,
+            AudioDelta: self._on_single_delta,
+            TranscriptDelta: self._on_single_delta,
+            TextDelta: self._on_single_delta,
             ev.SessionCreatedEvent: self._on_session_created,
             ev.SessionUpdatedEvent: self._on_session_updated,
             ev.InputAudioBufferSpeechStarted: self._on_speech_started,
@@ -119,7 +125,8 @@ class ServerEventHandler:
 
         Args:
             event: What :func:`~pipecat_realtime_openai.protocol.parse.parse_server_event`
-                returned.
+                returned, or a :class:`~pipecat_realtime_openai.protocol.fast.DeltaRun`
+                of deltas received back to back.
         """
         handler = self._handlers.get(type(event))
         if handler is not None:
@@ -253,17 +260,25 @@ class ServerEventHandler:
         self._reply_text[response_id] = []
         await service._responses.on_created(response_id)
 
-    async def _on_audio_delta(self, event: AudioDelta) -> None:
+    async def _on_delta_run(self, run: DeltaRun) -> None:
+        await self._run_handlers[type(run.first)](run)
+
+    async def _on_single_delta(self, event: AudioDelta | TranscriptDelta | TextDelta) -> None:
+        await self._run_handlers[type(event)](DeltaRun((event,)))
+
+    async def _on_audio(self, run: DeltaRun) -> None:
         service = self._service
-        if not service._responses.lifecycle.accepts_audio(event.response_id):
+        first = run.first
+        if not service._responses.lifecycle.accepts_audio(first.response_id):
             return  # late audio of an interrupted or unknown response
-        audio = event.audio()
+        audio = run.audio()
+        # The whole run belongs to one item, so its byte count keeps truncation exact.
         if not service._playback.on_audio(
-            event.item_id, event.content_index, event.response_id, len(audio), time.monotonic()
+            first.item_id, first.content_index, first.response_id, len(audio), time.monotonic()
         ):
             return
         await service.stop_ttfb_metrics()
-        await self._open_tts(event.response_id)
+        await self._open_tts(first.response_id)
         pcm = service._output_decoder.decode(audio)
         if pcm:
             await service.push_frame(
@@ -278,29 +293,33 @@ class ServerEventHandler:
             service._session_state.mark_audio_produced()
             await service.push_frame(TTSStartedFrame())
 
-    async def _on_transcript_delta(self, event: TranscriptDelta) -> None:
+    async def _on_transcript(self, run: DeltaRun) -> None:
         service = self._service
-        if not event.delta or not service._responses.lifecycle.accepts_audio(event.response_id):
+        response_id = run.first.response_id
+        text = run.text()
+        if not text or not service._responses.lifecycle.accepts_audio(response_id):
             return
-        self._reply_text.setdefault(event.response_id, []).append(event.delta)
+        self._reply_text.setdefault(response_id, []).append(text)
         # The transcript can lead the audio: the TTS pair opens before any spoken text.
-        await self._open_tts(event.response_id)
+        await self._open_tts(response_id)
         # RTVI shows bot text from LLMTextFrame; the aggregator builds the context from
         # the TTSTextFrame, so the LLMTextFrame must not be added to the context again.
-        llm_text = LLMTextFrame(event.delta)
+        llm_text = LLMTextFrame(text)
         llm_text.append_to_context = False
         await service.push_frame(llm_text)
-        tts_text = TTSTextFrame(event.delta, text_type=TextType.SENTENCE)
+        tts_text = TTSTextFrame(text, text_type=TextType.SENTENCE)
         tts_text.includes_inter_frame_spaces = True
         await service.push_frame(tts_text)
 
-    async def _on_text_delta(self, event: TextDelta) -> None:
+    async def _on_text(self, run: DeltaRun) -> None:
         service = self._service
-        if not event.delta or not service._responses.lifecycle.accepts_audio(event.response_id):
+        response_id = run.first.response_id
+        text = run.text()
+        if not text or not service._responses.lifecycle.accepts_audio(response_id):
             return
         await service.stop_ttfb_metrics()
-        self._reply_text.setdefault(event.response_id, []).append(event.delta)
-        await service.push_frame(LLMTextFrame(event.delta))
+        self._reply_text.setdefault(response_id, []).append(text)
+        await service.push_frame(LLMTextFrame(text))
 
     async def _on_output_item_added(self, event: ev.ResponseOutputItemAdded) -> None:
         item = event.item

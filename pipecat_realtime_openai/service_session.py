@@ -30,6 +30,7 @@ from pipecat_realtime_openai.audio.pipeline import OutputAudioDecoder
 from pipecat_realtime_openai.connection import RealtimeConnection
 from pipecat_realtime_openai.errors import ErrorAction, ErrorRule, classify_error
 from pipecat_realtime_openai.protocol.client_events import ClientEvent, SessionUpdateEvent
+from pipecat_realtime_openai.protocol.fast import merge_delta_runs
 from pipecat_realtime_openai.protocol.parse import parse_server_event
 from pipecat_realtime_openai.protocol.responses import RealtimeError
 from pipecat_realtime_openai.protocol.session import ImageDetail, SessionProperties
@@ -192,13 +193,19 @@ class RealtimeSessionBase(LLMService[OpenAIRealtimeLLMAdapter]):
             logger.warning(f"{self}: the Realtime connection failed: {type(exc).__name__}: {exc}")
 
     async def _receive_events(self, conn: RealtimeConnection) -> None:
-        async for raw in conn.messages():
-            try:
-                await self._events.handle(parse_server_event(raw))
-            except Exception as exc:
-                # One bad event must not end the session. No traceback: its locals
-                # could hold audio payloads.
-                logger.error(f"{self}: error handling a server event: {type(exc).__name__}: {exc}")
+        handle = self._events.handle
+        async for batch in conn.message_batches():
+            # Deltas that arrived back to back go on as one frame: Pipecat's cost is
+            # per frame, and nothing waits for a delta that has not arrived.
+            for event in merge_delta_runs([parse_server_event(raw) for raw in batch]):
+                try:
+                    await handle(event)
+                except Exception as exc:
+                    # One bad event must not end the session. No traceback: its locals
+                    # could hold audio payloads.
+                    logger.error(
+                        f"{self}: error handling a server event: {type(exc).__name__}: {exc}"
+                    )
 
     # -- sending -----------------------------------------------------------------------
 

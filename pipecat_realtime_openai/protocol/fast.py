@@ -2,12 +2,15 @@
 
 A voice session carries ~50 audio deltas per second each way. These helpers keep the
 per-chunk cost to one ``json.loads`` (receive) or one string concatenation (send).
+:func:`merge_delta_runs` groups deltas that were already received back to back, so the
+service can hand them on as one frame instead of one per delta.
 """
 
 from __future__ import annotations
 
 import binascii
 import json
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 _APPEND_PREFIX = '{"type":"input_audio_buffer.append","audio":"'
@@ -186,3 +189,110 @@ FAST_DELTA_TYPES: dict[str, type[_ContentDelta]] = {
     TextDelta.type: TextDelta,
 }
 """Event types decoded on the fast path, by wire ``type``."""
+
+
+class DeltaRun:
+    """Back-to-back deltas of one content part, handled as one chunk.
+
+    Built by :func:`merge_delta_runs` from deltas that had all been received before any
+    was handled, so merging them delays nothing: it only spares the per-frame cost of
+    handing each one on separately.
+
+    Args:
+        deltas: One or more deltas of the same type, response, item and content part,
+            in arrival order.
+
+    Raises:
+        ValueError: When ``deltas`` is empty.
+    """
+
+    __slots__ = ("deltas",)
+
+    def __init__(self, deltas: Sequence[_ContentDelta]) -> None:
+        if not deltas:
+            raise ValueError("a delta run needs at least one delta")
+        self.deltas = deltas
+
+    @property
+    def first(self) -> _ContentDelta:
+        """The first delta of the run (its ids are those of every delta in the run)."""
+        return self.deltas[0]
+
+    def audio(self) -> bytes:
+        """Decode and join the audio of the run (for runs of :class:`AudioDelta`).
+
+        Returns:
+            The raw audio bytes of every delta, in order.
+        """
+        deltas = self.deltas
+        if len(deltas) == 1:
+            return binascii.a2b_base64(deltas[0].delta)
+        # Each delta is decoded on its own: base64 texts may end in padding, so their
+        # concatenation is not valid base64.
+        return b"".join([binascii.a2b_base64(delta.delta) for delta in deltas])
+
+    def text(self) -> str:
+        """Join the text of the run (for transcript and text deltas)."""
+        deltas = self.deltas
+        if len(deltas) == 1:
+            return deltas[0].delta
+        return "".join([delta.delta for delta in deltas])
+
+    def __len__(self) -> int:
+        return len(self.deltas)
+
+    def __repr__(self) -> str:
+        first = self.first
+        return (
+            f"DeltaRun({type(first).__name__} x{len(self.deltas)}, "
+            f"response_id={first.response_id!r}, item_id={first.item_id!r}, "
+            f"content_index={first.content_index})"
+        )
+
+
+_MERGEABLE = frozenset(FAST_DELTA_TYPES.values())
+
+
+def merge_delta_runs(events: Sequence[object]) -> list[object]:
+    """Group consecutive deltas of the same content part into :class:`DeltaRun` s.
+
+    Only neighbours merge: a delta of another type or content part, or any other event,
+    ends a run, so the order of everything the caller handles is unchanged (audio and
+    its transcript keep their interleaving; a ``response.done`` stays after the audio).
+
+    Args:
+        events: Parsed server events in arrival order.
+
+    Returns:
+        The same events in the same order, each delta (alone or merged with the deltas
+        that follow it) inside a :class:`DeltaRun`.
+    """
+    merged: list[object] = []
+    run: list[_ContentDelta] = []
+    for event in events:
+        if type(event) in _MERGEABLE:
+            delta: _ContentDelta = event  # type: ignore[assignment]
+            if run and _continues(run[-1], delta):
+                run.append(delta)
+                continue
+            if run:
+                merged.append(DeltaRun(run))
+            run = [delta]
+            continue
+        if run:
+            merged.append(DeltaRun(run))
+            run = []
+        merged.append(event)
+    if run:
+        merged.append(DeltaRun(run))
+    return merged
+
+
+def _continues(previous: _ContentDelta, delta: _ContentDelta) -> bool:
+    return (
+        type(previous) is type(delta)
+        and previous.content_index == delta.content_index
+        and previous.item_id == delta.item_id
+        and previous.response_id == delta.response_id
+        and previous.output_index == delta.output_index
+    )
