@@ -23,6 +23,7 @@ from loguru import logger
 from PIL import Image
 
 from pipecat_realtime_openai.audio.formats import AudioFormatSpec
+from pipecat_realtime_openai.audio.pause import PauseDetector
 from pipecat_realtime_openai.audio.pipeline import InputAudioConverter
 from pipecat_realtime_openai.protocol.client_events import (
     InputAudioBufferClearEvent,
@@ -73,7 +74,6 @@ class InputAudioPath:
         self._send = send
         self._turn_audio = turn_audio
         self._converter = InputAudioConverter(target, batch_ms)
-        self._flush_after = flush_after_ms / 1000
         self._max_pending_secs = max_pending_secs
         self._ready = False
         # Audio chunks, and commits (JSON text) queued in order behind them.
@@ -85,12 +85,16 @@ class InputAudioPath:
         self._preroll_secs = preroll_secs if preroll_secs is not None else DEFAULT_PREROLL_SECS
         self._preroll = bytearray()
         self._keep_preroll = False
-        self._last_audio_at = 0.0
-        self._audio_arrived = asyncio.Event()
-        # Sends from the frame task and the pause-flush timer must not interleave, or
-        # audio could reach the server out of order.
+        # One loop timer checks for a pause and is moved along while audio flows; only
+        # a real pause wakes the flusher task. Nothing is scheduled per frame.
+        self._pause = PauseDetector(flush_after_ms / 1000)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._pause_timer: asyncio.TimerHandle | None = None
+        self._paused = asyncio.Event()
+        self._flusher: asyncio.Task | None = None
+        # Sends from the frame task and the flusher must not interleave, or audio could
+        # reach the server out of order.
         self._lock = asyncio.Lock()
-        self._timer: asyncio.Task | None = None
         self.sent_bytes = 0
         """Wire bytes sent so far (for tests and diagnostics)."""
 
@@ -105,23 +109,29 @@ class InputAudioPath:
         return self._ready
 
     def start(self, start_task: StartTask) -> None:
-        """Start the pause-flush timer.
+        """Start flushing held-back audio when input pauses (call from the event loop).
 
         Args:
             start_task: Creates a managed task (the service's ``create_task``).
         """
-        if self._timer is None:
-            self._timer = start_task(self._flush_when_paused())
+        self._loop = asyncio.get_running_loop()
+        if self._flusher is None:
+            self._flusher = start_task(self._flush_on_pause())
 
     async def stop(self, stop_task: StopTask) -> None:
-        """Stop the pause-flush timer.
+        """Stop flushing on pauses.
 
         Args:
             stop_task: Cancels a managed task (the service's ``cancel_task``).
         """
-        if self._timer is not None:
-            timer, self._timer = self._timer, None
-            await stop_task(timer)
+        if self._pause_timer is not None:
+            self._pause_timer.cancel()
+            self._pause_timer = None
+        self._pause.cancel()
+        self._paused.clear()
+        if self._flusher is not None:
+            flusher, self._flusher = self._flusher, None
+            await stop_task(flusher)
 
     def set_manual_turns(self, manual: bool) -> None:
         """Keep a pre-roll of recent audio (manual turn mode only).
@@ -205,11 +215,14 @@ class InputAudioPath:
             sample_rate: The frame's rate.
             num_channels: The frame's channel count.
         """
-        self._last_audio_at = time.monotonic()
         async with self._lock:
             for chunk in self._converter.convert(pcm, sample_rate, num_channels):
                 await self._emit(chunk)
-        self._audio_arrived.set()
+        loop = self._loop
+        if loop is not None and self._flusher is not None:
+            check_at = self._pause.on_audio(loop.time())
+            if check_at is not None:
+                self._pause_timer = loop.call_at(check_at, self._check_pause)
 
     async def flush(self) -> None:
         """Send everything the resampler and batcher hold back."""
@@ -291,18 +304,24 @@ class InputAudioPath:
             if len(self._preroll) > keep:
                 del self._preroll[: len(self._preroll) - keep]
 
-    async def _flush_when_paused(self) -> None:
+    def _check_pause(self) -> None:
+        loop = self._loop
+        if loop is None:
+            return
+        check_at = self._pause.check(loop.time())
+        if check_at is None:
+            self._pause_timer = None
+            self._paused.set()
+        else:
+            self._pause_timer = loop.call_at(check_at, self._check_pause)
+
+    async def _flush_on_pause(self) -> None:
         while True:
-            await self._audio_arrived.wait()
-            self._audio_arrived.clear()
-            while True:
-                remaining = self._last_audio_at + self._flush_after - time.monotonic()
-                if remaining <= 0:
-                    break
-                await asyncio.sleep(remaining)
+            await self._paused.wait()
+            self._paused.clear()
             try:
                 await self.flush()
-            except Exception as exc:  # The timer must outlive a failed send.
+            except Exception as exc:  # The flusher must outlive a failed send.
                 logger.warning(f"Flushing held-back input audio failed: {exc}")
 
 

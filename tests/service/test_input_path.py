@@ -151,6 +151,37 @@ async def test_pause_timer_flushes_the_tail():
     assert wire.audio() == ramp(3000)
 
 
+async def test_flowing_audio_is_not_flushed_early_and_the_pause_flushes_once():
+    wire = Wire()
+    audio_in = path(wire, batch_ms=100, flush_after_ms=150)
+    await audio_in.set_ready(True)
+    tasks: list[asyncio.Task] = []
+
+    def start(coro):
+        task = asyncio.ensure_future(coro)
+        tasks.append(task)
+        return task
+
+    async def stop(task):
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+    audio_in.start(start)
+    frames = [ramp(480, i * 480) for i in range(26)]  # 26 x 20 ms = 520 ms
+    for frame in frames:
+        await audio_in.push(frame, 24000, 1)
+        await asyncio.sleep(0.01)  # far below the pause
+    sizes = [len(base64.b64decode(json.loads(t)["audio"])) for t in wire.texts]
+    assert sizes == [4800] * 5  # only whole 100 ms batches while audio flows
+    async with asyncio.timeout(2):
+        while len(wire.audio()) < 26 * 960:
+            wire.sent.clear()
+            await wire.sent.wait()
+    await audio_in.stop(stop)
+    assert wire.audio() == b"".join(frames)
+    assert len(wire.texts) == 6  # the five batches and the flushed 20 ms tail
+
+
 def test_video_rate_limit():
     video = VideoInput(max_fps=2.0, detail="auto")
     assert video.accept(10.0)
