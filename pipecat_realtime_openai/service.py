@@ -122,7 +122,7 @@ class OpenAIRealtimeLLMService(RealtimeSessionBase):
         start_video_paused: bool = False,
         video_frame_detail: ImageDetail = "auto",
         user_audio_preroll_secs: float | None = None,
-        audio_batch_ms: int = 40,
+        audio_batch_ms: int = 60,
         audio_flush_after_ms: int = 40,
         max_pending_audio_secs: float = 10.0,
         video_max_fps: float = 1.0,
@@ -147,7 +147,10 @@ class OpenAIRealtimeLLMService(RealtimeSessionBase):
                 after an interruption clears the input buffer. None sizes it from the
                 upstream VAD's ``start_secs`` plus 0.3 s (0.5 s without a VAD).
             audio_batch_ms: Keyword-only extra: duration of audio per
-                ``input_audio_buffer.append``.
+                ``input_audio_buffer.append``. Each append costs a socket write, so
+                larger batches save CPU; each frame waits at most this long for the
+                rest of its batch (at 60 ms, input latency stays below the built-in
+                service's: see ``benchmarks/results.md``).
             audio_flush_after_ms: Keyword-only extra: when input audio pauses this long,
                 the audio held back by resampling and batching is sent.
             max_pending_audio_secs: Keyword-only extra: audio kept while the session is
