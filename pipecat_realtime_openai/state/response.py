@@ -12,7 +12,11 @@ Each method returns what the caller must emit; the caller does the I/O.
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
+
+# Enough to recognise the ids of the last few responses; only recency matters.
+_REMEMBERED_RESPONSE_IDS = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +48,7 @@ class ResponseLifecycle:
         self._tts_started = False
         self._interrupted = False
         self._owed = False
+        self._seen: deque[str] = deque(maxlen=_REMEMBERED_RESPONSE_IDS)
 
     @property
     def active(self) -> str | None:
@@ -114,6 +119,7 @@ class ResponseLifecycle:
         """
         if self._active == response_id:
             return False
+        self._remember(response_id)
         if self._awaiting_creation:
             self._awaiting_creation = False
             self._active = response_id
@@ -152,10 +158,19 @@ class ResponseLifecycle:
     def on_response_done(self, response_id: str) -> Closing:
         """The server finished a response (completed, cancelled, failed or incomplete).
 
+        A ``response.done`` for a response never announced, while a request awaits its
+        ``response.created``, ends that request: the server can cancel a response it
+        has not announced yet, and waiting for its creation would hold every later
+        request forever.
+
         Returns:
             What to close, and whether an owed ``response.create`` is now due.
         """
         if response_id != self._active:
+            unannounced = response_id not in self._seen
+            self._remember(response_id)
+            if self._active is None and self._awaiting_creation and unannounced:
+                return self._close()
             if self._active is None and not self._awaiting_creation and self._owed:
                 # The response that blocked an owed request was one we never tracked.
                 self._owed = False
@@ -188,6 +203,10 @@ class ResponseLifecycle:
             send after the conversation is restored.
         """
         return self._close()
+
+    def _remember(self, response_id: str) -> None:
+        if response_id not in self._seen:
+            self._seen.append(response_id)
 
     def _close(self) -> Closing:
         closing = Closing(
