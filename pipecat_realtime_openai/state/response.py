@@ -93,11 +93,22 @@ class ResponseLifecycle:
                 (a response the client did not know about is running); the request is
                 kept as owed so it goes out when that response ends.
 
+        When the refusal comes after a ``response.created`` was taken as this request's
+        (another response was announced between the request and its refusal), that
+        response was not this request's: the request is owed until it ends, and due at
+        once if it already ended.
+
         Returns:
-            The end of the start frame pushed for the request, if one is open.
+            The end of the start frame pushed for the request, if one is open, or an
+            owed request that is due now.
         """
         if not self._awaiting_creation:
-            return NOTHING_TO_CLOSE
+            if not already_active:
+                return NOTHING_TO_CLOSE
+            if self._active is not None:
+                self._owed = True
+                return NOTHING_TO_CLOSE
+            return Closing(response_create_due=True)
         self._awaiting_creation = False
         if already_active:
             self._owed = True
