@@ -9,8 +9,8 @@ Besides the service harness of ``tests/service/conftest.py`` (re-exported here, 
 * :class:`LogCapture` and the ``trace_logs`` fixture: every loguru record at TRACE level;
 * :class:`ConnectionCounter`: a TCP pass-through in front of a simulator that counts
   connection attempts, refused handshakes included;
-* small helpers to read what the simulator sent (:func:`server_errors`,
-  :func:`responses_after`) and to wait for a condition without sleeping blindly.
+* :func:`server_errors` (what the simulator answered with ``error``) and
+  :func:`wait_until` (poll a condition with a deadline).
 
 Other reliability test modules import from here; keep these names stable.
 """
@@ -64,7 +64,6 @@ __all__ = [
     "frames_of",
     "harnesses",
     "make_service",
-    "responses_after",
     "server_errors",
     "silence",
     "simulator",
@@ -114,11 +113,6 @@ def server_errors(
             if wanted is None or error.get("code") in wanted:
                 found.append(error)
     return found
-
-
-def responses_after(conn: SimulatedConnection, index: int) -> list[dict[str, Any]]:
-    """The ``response.created`` events the simulator sent after server event ``index``."""
-    return [e for e in conn.server_events[index:] if e.get("type") == "response.created"]
 
 
 # --- logs ---------------------------------------------------------------------------------

@@ -52,12 +52,9 @@ from tests.reliability.conftest import (
     ConnectionCounter,
     Harness,
     assert_client_events_official,
-    counted,
     make_service,
     wait_until,
 )
-
-__all__ = ["counted"]
 
 # Retries, if any were (wrongly) made, would come at once and then every 10 ms.
 EAGER = ReconnectOptions(initial_delay=0.01, max_delay=0.01, jitter=0.0, max_retries=50)

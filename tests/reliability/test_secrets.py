@@ -10,6 +10,7 @@ the log and from every ErrorFrame.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from collections.abc import Iterator
 
@@ -35,7 +36,6 @@ from pipecat_realtime_openai.testing import (
 from pipecat_realtime_openai.testing.server_events import error_event
 from tests.reliability.conftest import (
     Harness,
-    LogCapture,
     assert_client_events_official,
     frames_of,
     silence,
@@ -103,7 +103,7 @@ async def weather(params: FunctionCallParams) -> None:
     await params.result_callback({"sky": "clear", "city": params.arguments.get("city")})
 
 
-async def test_no_key_and_no_audio_in_logs_or_error_frames_across_a_whole_session():
+async def test_no_key_and_no_audio_in_logs_or_error_frames_across_a_whole_session(trace_logs):
     responder = ScriptedResponder(
         [
             Reply(text="I hear you loud and clear."),
@@ -118,55 +118,51 @@ async def test_no_key_and_no_audio_in_logs_or_error_frames_across_a_whole_sessio
             )
         )
     )
-    logs = LogCapture()
-    logs.start()
-    try:
-        async with RealtimeSimulator(api_key=API_KEY, responder=responder) as sim:
-            sim.transcripts.put("Can you hear me?", "And now?")
-            service = OpenAIRealtimeLLMService(
-                api_key=API_KEY,
-                base_url=sim.base_url,
-                settings=settings,
-                reconnect=ReconnectOptions(max_retries=2, initial_delay=0.05, jitter=0),
+    async with RealtimeSimulator(api_key=API_KEY, responder=responder) as sim:
+        sim.transcripts.put("Can you hear me?", "And now?")
+        service = OpenAIRealtimeLLMService(
+            api_key=API_KEY,
+            base_url=sim.base_url,
+            settings=settings,
+            reconnect=ReconnectOptions(max_retries=2, initial_delay=0.05, jitter=0),
+        )
+        service.register_function("get_weather", weather)
+        harness = Harness(service)
+        await harness.start()
+        try:
+            first = await sim.wait_for_connection()
+            await first.wait_for_server_event("session.updated")
+            await harness.send(*spoken_turn(seed=1))
+            await harness.down.wait_for(LLMFullResponseEndFrame)
+            ask = LLMMessagesAppendFrame(
+                [{"role": "user", "content": "Weather in Lima?"}], run_llm=True
             )
-            service.register_function("get_weather", weather)
-            harness = Harness(service)
-            await harness.start()
-            try:
-                first = await sim.wait_for_connection()
-                await first.wait_for_server_event("session.updated")
-                await harness.send(*spoken_turn(seed=1))
-                await harness.down.wait_for(LLMFullResponseEndFrame)
-                ask = LLMMessagesAppendFrame(
-                    [{"role": "user", "content": "Weather in Lima?"}], run_llm=True
-                )
-                await harness.send(ask)
-                await harness.down.wait_for(LLMFullResponseEndFrame, count=3)
-                first.send_event(
-                    error_event("server_error", "Upstream hiccup.", error_type="server_error")
-                )
-                first.send_malformed()
-                await harness.up.wait_for(ErrorFrame)
-                # Drop without a close frame: reconnect, restore (audio turns included).
-                first.drop()
-                second = await sim.wait_for_connection(count=2)
-                await second.wait_for_server_event("session.updated")
-                await harness.send(*spoken_turn(seed=2))
-                await second.wait_for_server_event("response.done")
-                # The next outage ends with a refusal nobody can retry past.
-                sim.faults.refuse_connections = 5
-                sim.faults.refuse_status = 401
-                second.drop()
-                fatal = await harness.up.wait_for(ErrorFrame, count=2)
-                await harness.stop()
-            finally:
-                task = harness._run_task
-                if task is not None and not task.done():
-                    task.cancel()
-            assert_client_events_official(sim)
-            connections = list(sim.connections)
-    finally:
-        logs.stop()
+            await harness.send(ask)
+            await harness.down.wait_for(LLMFullResponseEndFrame, count=3)
+            first.send_event(
+                error_event("server_error", "Upstream hiccup.", error_type="server_error")
+            )
+            first.send_malformed()
+            await harness.up.wait_for(ErrorFrame)
+            # Drop without a close frame: reconnect, restore (audio turns included).
+            first.drop()
+            second = await sim.wait_for_connection(count=2)
+            await second.wait_for_server_event("session.updated")
+            await harness.send(*spoken_turn(seed=2))
+            await second.wait_for_server_event("response.done")
+            # The next outage ends with a refusal nobody can retry past.
+            sim.faults.refuse_connections = 5
+            sim.faults.refuse_status = 401
+            second.drop()
+            fatal = await harness.up.wait_for(ErrorFrame, count=2)
+            await harness.stop()
+        finally:
+            task = harness._run_task
+            if task is not None and not task.done():
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+        assert_client_events_official(sim)
+        connections = list(sim.connections)
 
     assert fatal.fatal, fatal.error
     errors = [frame.error for frame in harness.up.of(ErrorFrame)]
@@ -174,8 +170,8 @@ async def test_no_key_and_no_audio_in_logs_or_error_frames_across_a_whole_sessio
     assert len(payloads) > 20, "the session moved audio both ways"
     assert any(e["type"] == "input_audio_buffer.append" for e in connections[1].client_events)
 
-    text = logs.text
-    assert len(logs.lines) > 100, "trace logging was captured"
+    text = trace_logs.text
+    assert len(trace_logs.lines) > 100, "trace logging was captured"
     assert API_KEY not in text
     assert API_KEY[-PROBE_CHARS:] not in text
     for error in errors:

@@ -8,7 +8,8 @@ or right at the end (just before, or just after the bot stopped speaking). Manua
 lanes interrupt with an ``InterruptionFrame`` (local turn detection) and cancel; server
 VAD lanes barge in with loud user audio, followed by the ``InterruptionFrame`` that the
 pipeline's turn strategy would push. Half the lanes stream replies at real time, the
-others as fast as possible.
+others as fast as possible. Half the lanes run in a second Python process, so the test
+uses both cores of the machine.
 
 The claim: the simulator (which judges truncations exactly as the real server does,
 against the audio it generated) never answers a truncate or delete with an error, the
@@ -21,11 +22,15 @@ Set ``TRUNCATION_SEED`` / ``TRUNCATION_MOMENTS`` to explore other moments.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
+import json
 import os
 import random
+import sys
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -66,7 +71,10 @@ from tests.testing.sim_client import SimClient
 
 SEED = int(os.environ.get("TRUNCATION_SEED", "20260421"))
 MOMENTS = int(os.environ.get("TRUNCATION_MOMENTS", "1000"))
-LANES = int(os.environ.get("TRUNCATION_LANES", "16"))
+LANES = int(os.environ.get("TRUNCATION_LANES", "64"))
+CHILD_MODULE = "tests.reliability.test_truncation_property"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+REPORT_MARK = "LANE-REPORTS "
 
 SITUATIONS = ("before_first_audio", "mid_item", "between_items", "after_tool_call", "at_end")
 WEIGHTS = (0.14, 0.28, 0.22, 0.16, 0.20)
@@ -178,6 +186,17 @@ class LaneReport:
     committed_turns: int = 0
     connections: int = 0
     final_answered: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report as JSON-able data (for the child process to send)."""
+        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        return {k: dict(v) if isinstance(v, Counter) else v for k, v in data.items()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> LaneReport:
+        """Rebuild a report sent as JSON by the child process."""
+        counters = {name: Counter(data.pop(name)) for name in ("hit", "aimed", "tool_variants")}
+        return cls(**counters, **data)
 
 
 class Lane:
@@ -421,22 +440,66 @@ class Lane:
                 report.unanswered_turns += 1
 
 
-async def run_lanes(moments: list[Moment]) -> list[LaneReport]:
-    lanes = []
-    for index in range(LANES):
-        share = moments[index::LANES]
-        manual = index % 2 == 0
-        pace = "realtime" if index % 4 in (2, 3) else "fast"
-        lanes.append(Lane(index, manual, pace, share))
+def make_lane(index: int, moments: list[Moment]) -> Lane:
+    """Lane ``index``: its share of the moments; the lane number picks mode and pace."""
+    manual = index % 2 == 0
+    pace = "realtime" if index % 4 in (2, 3) else "fast"
+    return Lane(index, manual, pace, moments[index::LANES])
+
+
+async def run_lanes(moments: list[Moment], indices: list[int]) -> list[LaneReport]:
+    lanes = [make_lane(index, moments) for index in indices]
     async with asyncio.TaskGroup() as group:
         tasks = [group.create_task(lane.run()) for lane in lanes]
     return [task.result() for task in tasks]
 
 
+async def run_lanes_in_child(indices: list[int]) -> list[LaneReport]:
+    """Run lanes in a second Python process: the machine's second core takes half."""
+    env = {
+        **os.environ,
+        "TRUNCATION_SEED": str(SEED),
+        "TRUNCATION_MOMENTS": str(MOMENTS),
+        "TRUNCATION_LANES": str(LANES),
+        "LOGURU_LEVEL": "WARNING",
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        CHILD_MODULE,
+        ",".join(map(str, indices)),
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        out, err = await process.communicate()
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    lines = [line for line in out.decode().splitlines() if line.startswith(REPORT_MARK)]
+    if process.returncode != 0 or not lines:
+        raise AssertionError(
+            f"lanes {indices} failed in the child process:\n{err.decode()[-6000:]}"
+        )
+    return [LaneReport.from_dict(data) for data in json.loads(lines[-1][len(REPORT_MARK) :])]
+
+
+def split_lanes() -> tuple[list[int], list[int]]:
+    """Lanes for this process and for the child; each half has every mode and pace."""
+    here = [index for index in range(LANES) if (index // 4) % 2 == 0]
+    there = [index for index in range(LANES) if (index // 4) % 2 == 1]
+    return here, there
+
+
 async def test_a_thousand_interruptions_never_break_truncation():
     rng = random.Random(SEED)
     moments = plan_moments(rng, MOMENTS)
-    reports = await run_lanes(moments)
+    here, there = split_lanes()
+    mine, theirs = await asyncio.gather(run_lanes(moments, here), run_lanes_in_child(there))
+    reports = [*mine, *theirs]
 
     hit = sum((r.hit for r in reports), Counter())
     aimed = sum((r.aimed for r in reports), Counter())
@@ -539,3 +602,12 @@ async def test_simulator_announces_every_response_before_ending_it():
         finally:
             await client.close()
     assert "response.created" in [event["type"] for event in events]
+
+
+if __name__ == "__main__":
+    # The child process of the 1,000-moment test: run the lanes named on the command
+    # line and print their reports as one JSON line.
+    lane_indices = [int(index) for index in sys.argv[1].split(",")]
+    all_moments = plan_moments(random.Random(SEED), MOMENTS)
+    lane_reports = asyncio.run(run_lanes(all_moments, lane_indices))
+    print(REPORT_MARK + json.dumps([report.to_dict() for report in lane_reports]))
