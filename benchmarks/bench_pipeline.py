@@ -141,6 +141,7 @@ class AudioSink(FrameProcessor):
         self.end_cpu = 0.0
         self.end_wall = 0.0
         self.audio_ms = 0.0
+        self.audio_frames = 0
         self.arrived_ns: list[int] = []
         self.arrived_ms: list[float] = []
         self.done = asyncio.Event()
@@ -154,6 +155,7 @@ class AudioSink(FrameProcessor):
                 self.first_wall = time.monotonic()
             ms = len(frame.audio) * 1000 / (frame.sample_rate * 2 * frame.num_channels)
             self.audio_ms += ms
+            self.audio_frames += 1
             if self._keep:
                 self.arrived_ns.append(now)
                 self.arrived_ms.append(ms)

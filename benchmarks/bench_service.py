@@ -175,6 +175,12 @@ def summarize(runs: list[dict[str, Any]], floor: dict[str, float]) -> dict[str, 
         "input_p99": percentile(input_latency, 99),
         "input_missing_ms": median([r["input_latency"]["missing"] * 20.0 for r in runs]),
         "input_received_s": median([m["received_ms"] / 1000 for r in runs for m in r["input_cpu"]]),
+        "output_frames": median(
+            [m["frames"] * 100_000 / m["audio_ms"] for r in runs for m in r["output_cpu"]]
+        ),
+        "input_appends": median(
+            [m["appends"] * 100_000 / m["audio_ms"] for r in runs for m in r["input_cpu"]]
+        ),
         "output_peak_mib": median([r["memory"]["output_peak_bytes"] / MIB for r in runs]),
         "input_peak_mib": median([r["memory"]["input_peak_bytes"] / MIB for r in runs]),
         "rss_growth_mib": median([r["rss_growth_bytes"] / MIB for r in runs]),
@@ -201,6 +207,8 @@ def build_rows(
         ("input_p99", "Input added latency p99 (ms)", 2),
         ("input_missing_ms", "Input audio never sent at end of stream (ms)", 0),
         ("input_received_s", "Input audio received by the server, fast push (s)", 2),
+        ("output_frames", "Audio frames pushed per 100 s of audio, fast stream", 0),
+        ("input_appends", "Appends sent per 100 s of audio, fast push", 0),
         ("output_peak_mib", "Peak traced memory, output path (MiB)", 2),
         ("input_peak_mib", "Peak traced memory, input path (MiB)", 2),
         ("rss_growth_mib", "Max RSS growth over the CPU and latency runs (MiB)", 1),

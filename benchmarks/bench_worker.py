@@ -151,6 +151,7 @@ class Bench:
             "cpu_s": sink.end_cpu - sink.first_cpu,
             "wall_s": sink.end_wall - sink.first_wall,
             "audio_ms": sink.audio_ms,
+            "frames": sink.audio_frames,
         }
 
     async def output_latency(self) -> dict[str, Any]:
@@ -201,7 +202,12 @@ class Bench:
                 received = await self.wait_input(session, seconds)
                 cpu = time.process_time() - start
             await self.drop_record(session)
-        return {"cpu_s": cpu, "audio_ms": seconds * 1000, "received_ms": received["received_ms"]}
+        return {
+            "cpu_s": cpu,
+            "audio_ms": seconds * 1000,
+            "received_ms": received["received_ms"],
+            "appends": received.get("appends"),
+        }
 
     async def input_latency(self) -> dict[str, Any]:
         seconds = self.args.latency_seconds
