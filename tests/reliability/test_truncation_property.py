@@ -558,8 +558,9 @@ def test_a_late_done_of_a_known_response_does_not_end_the_request():
 
 
 async def test_turn_interrupted_right_after_asking_still_leaves_the_bot_answering():
-    # Realtime pace: the simulator's pump is still pacing the previous reply when the
-    # next request arrives, so the cancel gets there before response.created.
+    # At real-time pace the cancel reaches the server while it is still pacing the
+    # previous reply, before it announced the new response (the simulator used to end
+    # such a response without announcing it, which left the bot silent for good).
     responder = ScriptedResponder([Reply(text="A long story about the sea " * 2)])
     async with RealtimeSimulator(responder=responder, pace="realtime") as sim:
         lane = Lane(0, manual=True, pace="realtime", moments=[])
