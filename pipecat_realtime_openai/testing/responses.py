@@ -79,6 +79,7 @@ class ResponseRun:
         self._late = list(late_events or [])
         self._audio_out = "audio" in (response.get("output_modalities") or ["audio"])
         self._steps = self._generate()
+        self._announced = False
         self.finished = False
         self.audio_ms_sent = 0.0
         self.input_tokens = 0
@@ -108,7 +109,10 @@ class ResponseRun:
             return []
         self._steps.close()
         self.finished = True
-        events = self._close_open_item("incomplete")
+        # The real server announces every response it ends: a cancel that beats the
+        # first paced step still owes the client its `response.created`.
+        events = [] if self._announced else [self._created()]
+        events.extend(self._close_open_item("incomplete"))
         events.extend(self._late)
         self._late = []
         events.append(self._done("cancelled", {"type": "cancelled", "reason": reason}))
@@ -116,8 +120,12 @@ class ResponseRun:
 
     # --- generation -------------------------------------------------------------------
 
+    def _created(self) -> dict[str, Any]:
+        self._announced = True
+        return self._event("response.created", response=copy.deepcopy(self.response))
+
     def _generate(self) -> Iterator[list[dict[str, Any]]]:
-        yield [self._event("response.created", response=copy.deepcopy(self.response))]
+        yield [self._created()]
         if self._early:
             yield self._early
             self._early = []

@@ -33,7 +33,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pytest
 from pipecat.frames.frames import (
     ErrorFrame,
     InputAudioRawFrame,
@@ -579,15 +578,6 @@ async def test_turn_interrupted_right_after_asking_still_leaves_the_bot_answerin
     assert not lane.harness.up.of(ErrorFrame)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "simulator: testing/connection.py SimulatedConnection._pump_response emits "
-        "response.created lazily; a response.cancel handled while the pump still sleeps "
-        "for the previous reply's real-time pacing ends the new response with "
-        "response.done but no response.created"
-    ),
-)
 async def test_simulator_announces_every_response_before_ending_it():
     responder = ScriptedResponder([Reply(text="A long story " * 5), Reply(text="Second one")])
     async with RealtimeSimulator(pace="realtime", responder=responder) as sim:
