@@ -47,6 +47,10 @@ if TYPE_CHECKING:
     from pipecat_realtime_openai.service import OpenAIRealtimeLLMService
 
 
+TIMED_OUT_OUTPUT = '{"error": "The function call timed out before it returned a result."}'
+"""What the model is told about a function call that timed out."""
+
+
 class ConversationBridge:
     """Sends context, messages and tool results to the server conversation.
 
@@ -261,9 +265,17 @@ class ConversationBridge:
         self.sync.mark_call_handled(frame.tool_call_id)
         if not calls.is_open(frame.tool_call_id):
             return
-        await self.send_item(function_output_item(frame.tool_call_id, "CANCELLED"))
-        # Cancellation comes with an interruption: the user's turn answers it.
-        calls.on_cancel(frame.tool_call_id)
+        if not frame.run_llm:
+            # Cancellation comes with an interruption: the user's turn answers it.
+            await self.send_item(function_output_item(frame.tool_call_id, "CANCELLED"))
+            calls.on_cancel(frame.tool_call_id)
+            return
+        # Only a call's own timeout asks to run the model: nobody else will, so the
+        # model hears why the call failed and answers, or the bot would fall silent.
+        await self.send_item(function_output_item(frame.tool_call_id, TIMED_OUT_OUTPUT))
+        self._service._responses.pending_input = True
+        if calls.on_cancel(frame.tool_call_id):
+            await self._service._responses.request()
 
     async def deliver_tool_output(self, call_id: str, output: str, *, run_llm: bool) -> None:
         """Send one function call output; ask for the response after the last of a round.
