@@ -32,7 +32,7 @@ from pipecat.utils.time import time_now_iso8601
 
 from pipecat_realtime_openai.protocol import server_events as ev
 from pipecat_realtime_openai.protocol.fast import AudioDelta, DeltaRun, TextDelta, TranscriptDelta
-from pipecat_realtime_openai.protocol.parse import MalformedEvent
+from pipecat_realtime_openai.protocol.parse import MalformedEvent, excerpt
 from pipecat_realtime_openai.protocol.responses import Usage
 
 if TYPE_CHECKING:
@@ -133,6 +133,9 @@ class ServerEventHandler:
             await handler(event)
         elif isinstance(event, MalformedEvent):
             logger.warning(f"{self._service}: skipping malformed server event: {event.reason}")
+        elif isinstance(event, ev.UnknownServerEvent):
+            # The type name is server-controlled text like any field: log an excerpt.
+            logger.debug(f"{self._service}: skipping unknown server event {excerpt(event.type)}")
         else:
             logger.trace(f"{self._service}: server event {getattr(event, 'type', event)}")
 
