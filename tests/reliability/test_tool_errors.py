@@ -171,6 +171,7 @@ async def test_tool_that_never_answers_times_out_and_the_next_turn_is_answered()
     responder = ScriptedResponder(
         [
             Reply(function_calls=[FunctionCall("hang", {}, call_id="call_hang")]),
+            Reply(text="That took too long."),
             Reply(text="Here I am."),
         ]
     )
@@ -180,11 +181,13 @@ async def test_tool_that_never_answers_times_out_and_the_next_turn_is_answered()
         await wait_until(lambda: "call_hang" in outputs(conn))
         # The server must not be left waiting for the call: it got an output that says why.
         assert outputs(conn) == {"call_hang": [TIMED_OUT_OUTPUT]}
+        await harness.down.wait_for(LLMFullResponseEndFrame, count=2)  # the timeout's answer
         await harness.send(say("Anyone there?"))
-        await harness.down.wait_for(LLMFullResponseEndFrame, count=2)
+        await harness.down.wait_for(LLMFullResponseEndFrame, count=3)
 
     assert "Here I am." in spoken(harness)
     assert outputs(conn) == {"call_hang": [TIMED_OUT_OUTPUT]}, "settled once"
+    assert conn.client_event_types.count("response.create") == 3
     assert not [e for e in harness.up.of(ErrorFrame) if e.fatal]
     assert "error" not in conn.server_event_types
 
