@@ -277,7 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--chunk-ms", type=int, default=20, help="reply audio per delta (20)")
     parser.add_argument(
-        "--repeats", type=int, default=3, help="CPU measurements per path per round (3)"
+        "--repeats", type=int, default=6, help="CPU measurements per path per round (6)"
     )
     parser.add_argument(
         "--compression",
