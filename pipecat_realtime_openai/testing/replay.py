@@ -40,8 +40,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
-from typing import Any, NamedTuple, Self
+from typing import Any, NamedTuple
 from urllib.parse import parse_qs, urlsplit
 
 from loguru import logger
@@ -49,6 +48,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
+from pipecat_realtime_openai.testing.local_server import LocalServerLifecycle
 from pipecat_realtime_openai.testing.recordings import (
     CLOSE,
     RECEIVED,
@@ -222,7 +222,7 @@ class ConnectionReplay:
         return Release(tuple(frames))
 
 
-class RecordingReplayServer:
+class RecordingReplayServer(LocalServerLifecycle):
     """A local WebSocket server that plays the server side of a recording.
 
     Use it as an async context manager and point the client at :attr:`base_url`::
@@ -296,25 +296,6 @@ class RecordingReplayServer:
             max_size=_MAX_MESSAGE_BYTES,
         )
         logger.debug(f"Replaying recording {self.recording.name!r} at {self.base_url}")
-
-    async def stop(self) -> None:
-        """Close every connection and stop listening."""
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-            self._server = None
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.stop()
 
     # The timeout argument is the API the brief's callers use; it also lets the
     # error say where the replay stopped, which an outer asyncio.timeout cannot.

@@ -6,7 +6,6 @@ import asyncio
 import hmac
 import json
 from http import HTTPStatus
-from types import TracebackType
 from urllib.parse import parse_qs, urlsplit
 
 from loguru import logger
@@ -15,6 +14,7 @@ from websockets.http11 import Request, Response
 
 from pipecat_realtime_openai.testing.connection import Pace, SimulatedConnection
 from pipecat_realtime_openai.testing.faults import Faults
+from pipecat_realtime_openai.testing.local_server import LocalServerLifecycle
 from pipecat_realtime_openai.testing.responder import Responder
 from pipecat_realtime_openai.testing.server_events import error_event
 from pipecat_realtime_openai.testing.session_state import RealtimeSessionState
@@ -32,7 +32,7 @@ MISSING_KEY_MESSAGE = (
 )
 
 
-class RealtimeSimulator:
+class RealtimeSimulator(LocalServerLifecycle):
     """A local stand-in for ``wss://api.openai.com/v1/realtime`` for bot tests.
 
     Example:
@@ -120,26 +120,6 @@ class RealtimeSimulator:
             close_timeout=1,
         )
         logger.debug(f"simulator: listening on {self.base_url}")
-
-    async def stop(self) -> None:
-        """Close every connection and stop listening."""
-        if self._server is None:
-            return
-        self._server.close()
-        await self._server.wait_closed()
-        self._server = None
-
-    async def __aenter__(self) -> RealtimeSimulator:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
 
     async def wait_for_connection(
         self, count: int = 1, timeout_s: float = 5.0
