@@ -46,7 +46,7 @@ from pipecat.frames.frames import (
     UserStoppedSpeakingFrame,
 )
 from pipecat.processors.aggregators.llm_context import LLMContext
-from pipecat.processors.frame_processor import FrameDirection
+from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.transcriptions.language import Language
 from pipecat.turns.user_turn_strategies import ExternalUserTurnStrategies
 from pipecat.utils.tracing.service_decorators import traced_openai_realtime, traced_stt
@@ -180,6 +180,8 @@ class OpenAIRealtimeLLMService(RealtimeSessionBase):
         self.user_id = user_id
         self._audio_input_paused = start_audio_paused
         self._video_input_paused = start_video_paused
+        # A subclass that overrides push_frame sees input audio pass through it.
+        self._push_audio_directly = type(self).push_frame is OpenAIRealtimeLLMService.push_frame
         self._conversation = ConversationBridge(self)
         self._turns = TurnHandler(self)
         self._register_event_handler("on_conversation_item_created")
@@ -317,11 +319,11 @@ class OpenAIRealtimeLLMService(RealtimeSessionBase):
             frame: The frame.
             direction: Its direction.
         """
-        await super().process_frame(frame, direction)
         if isinstance(frame, InputAudioRawFrame):
-            if not self._audio_input_paused:
-                await self._audio_in.push(frame.audio, frame.sample_rate, frame.num_channels)
-        elif isinstance(frame, LLMContextFrame):
+            await self._process_input_audio(frame, direction)
+            return
+        await super().process_frame(frame, direction)
+        if isinstance(frame, LLMContextFrame):
             await self._conversation.on_context(frame.context, direction)
         elif isinstance(frame, InputImageRawFrame):
             if not self._video_input_paused and self._session_ready:
@@ -345,6 +347,21 @@ class OpenAIRealtimeLLMService(RealtimeSessionBase):
         elif isinstance(frame, LLMSetToolsFrame):
             await self._conversation.on_set_tools(frame)
         await self.push_frame(frame, direction)
+
+    async def _process_input_audio(
+        self, frame: InputAudioRawFrame, direction: FrameDirection
+    ) -> None:
+        # The hot path: 50 frames a second per call. LLMService and AIService do
+        # nothing with input audio (a system frame, which the speculation gate passes
+        # straight on), so their dispatch layers are skipped; FrameProcessor's own
+        # bookkeeping (observers) still runs on the way in and out.
+        await FrameProcessor.process_frame(self, frame, direction)
+        if not self._audio_input_paused:
+            await self._audio_in.push(frame.audio, frame.sample_rate, frame.num_channels)
+        if self._push_audio_directly:
+            await FrameProcessor.push_frame(self, frame, direction)
+        else:
+            await self.push_frame(frame, direction)
 
     async def push_frame(
         self, frame: Frame, direction: FrameDirection = FrameDirection.DOWNSTREAM

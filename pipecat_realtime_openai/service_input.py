@@ -36,6 +36,9 @@ from pipecat_realtime_openai.turn_audio import TurnAudio
 DEFAULT_PREROLL_SECS = 0.5
 """Manual-mode pre-roll when no VAD reported its ``start_secs``."""
 
+PAUSE_SLACK = 1.5
+"""A pause is acted on between 1x and this many times ``flush_after_ms`` after the last frame."""
+
 PREROLL_MARGIN_SECS = 0.3
 """Added to the VAD's ``start_secs`` when sizing the pre-roll from it."""
 
@@ -84,13 +87,16 @@ class InputAudioPath:
         self._preroll_secs = preroll_secs if preroll_secs is not None else DEFAULT_PREROLL_SECS
         self._preroll = bytearray()
         self._keep_preroll = False
-        # A pause is detected by one loop timer, pushed back by every frame: replacing a
-        # timer handle costs ~2 us, while a timer that fires mid-stream to find audio
-        # still flowing wakes the process (~180 us of CPU per wake-up measured on the
-        # benchmark machine). Only a real pause wakes the flusher task.
+        # A pause is detected by one loop timer that never fires while frames keep
+        # coming: a timer that fires mid-stream to find audio still flowing wakes the
+        # process (~180-300 us of CPU per wake-up on the benchmark machine). Replacing
+        # the timer costs ~3 us, so it is only pushed back when fewer than
+        # `flush_after` seconds are left, to `flush_after * PAUSE_SLACK` from now: a
+        # pause is acted on between 1x and 1.5x `flush_after` after the last frame.
         self._flush_after = flush_after_ms / 1000
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pause_timer: asyncio.TimerHandle | None = None
+        self._pause_deadline = 0.0
         self._paused = asyncio.Event()
         self._flusher: asyncio.Task | None = None
         # Sends from the frame task and the flusher must not interleave, or audio could
@@ -128,6 +134,7 @@ class InputAudioPath:
         if self._pause_timer is not None:
             self._pause_timer.cancel()
             self._pause_timer = None
+        self._pause_deadline = 0.0
         self._paused.clear()
         if self._flusher is not None:
             flusher, self._flusher = self._flusher, None
@@ -220,9 +227,12 @@ class InputAudioPath:
                 await self._emit(chunk)
         loop = self._loop
         if loop is not None and self._flusher is not None:
-            if self._pause_timer is not None:
-                self._pause_timer.cancel()
-            self._pause_timer = loop.call_later(self._flush_after, self._on_pause)
+            now = loop.time()
+            if self._pause_deadline - now < self._flush_after:
+                if self._pause_timer is not None:
+                    self._pause_timer.cancel()
+                self._pause_deadline = now + self._flush_after * PAUSE_SLACK
+                self._pause_timer = loop.call_at(self._pause_deadline, self._on_pause)
 
     async def flush(self) -> None:
         """Send everything the resampler and batcher hold back."""
@@ -306,6 +316,7 @@ class InputAudioPath:
 
     def _on_pause(self) -> None:
         self._pause_timer = None
+        self._pause_deadline = 0.0
         self._paused.set()
 
     async def _flush_on_pause(self) -> None:

@@ -58,12 +58,13 @@ class Recorder(FrameProcessor):
 class Harness:
     """Runs ``[up-recorder, processors..., down-recorder]`` in a real pipeline worker."""
 
-    def __init__(self, *processors: FrameProcessor) -> None:
+    def __init__(self, *processors: FrameProcessor, observers: list[Any] | None = None) -> None:
         self.up = Recorder(FrameDirection.UPSTREAM)
         self.down = Recorder(FrameDirection.DOWNSTREAM)
         self.worker = PipelineWorker(
             Pipeline([self.up, *processors, self.down]),
             params=PipelineParams(enable_metrics=True, enable_usage_metrics=True),
+            observers=observers or [],
             cancel_on_idle_timeout=False,
             enable_rtvi=False,
         )
@@ -125,8 +126,8 @@ async def harnesses() -> AsyncIterator[Callable[..., Harness]]:
     """Factory of harnesses; any still running when the test ends is stopped."""
     created: list[Harness] = []
 
-    def factory(*processors: FrameProcessor) -> Harness:
-        harness = Harness(*processors)
+    def factory(*processors: FrameProcessor, observers: list[Any] | None = None) -> Harness:
+        harness = Harness(*processors, observers=observers)
         created.append(harness)
         return harness
 

@@ -7,7 +7,9 @@ import base64
 import json
 
 import pytest
-from pipecat.frames.frames import InputAudioRawFrame
+from pipecat.frames.frames import Frame, InputAudioRawFrame
+from pipecat.observers.base_observer import BaseObserver, FrameProcessed, FramePushed
+from pipecat.processors.frame_processor import FrameDirection
 
 from pipecat_realtime_openai import events
 from pipecat_realtime_openai.connection import RealtimeConnection
@@ -171,3 +173,59 @@ async def test_g711_session_sends_and_receives_8khz(simulator, harnesses):
     )
     # mu-law: one byte per sample on the wire, two bytes per decoded PCM sample.
     assert sum(len(f.audio) for f in audio) == 2 * received
+
+
+class AudioSeenBy(BaseObserver):
+    """Records which processors processed and pushed each input audio frame."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.processed: list[tuple[object, Frame]] = []
+        self.pushed: list[tuple[object, Frame]] = []
+
+    async def on_process_frame(self, data: FrameProcessed) -> None:
+        if isinstance(data.frame, InputAudioRawFrame):
+            self.processed.append((data.processor, data.frame))
+
+    async def on_push_frame(self, data: FramePushed) -> None:
+        if isinstance(data.frame, InputAudioRawFrame):
+            self.pushed.append((data.source, data.frame))
+
+
+async def test_input_audio_passes_through_in_order_and_observers_see_it(simulator, harnesses):
+    # Input audio skips the LLMService dispatch layers (hot path): it must still reach
+    # downstream processors (recorders sit there) in order, and observers must see the
+    # service process and push every frame.
+    service = make_service(simulator, settings=QUIET_SESSION)
+    observer = AudioSeenBy()
+    harness = harnesses(service, observers=[observer])
+    await harness.start()
+    frames = audio_frames(tone(400, 16000), 16000)
+    await harness.send(*frames)
+    await harness.down.wait_for(InputAudioRawFrame, count=len(frames))
+    assert harness.down.of(InputAudioRawFrame) == frames
+    assert [f for p, f in observer.processed if p is service] == frames
+    assert [f for p, f in observer.pushed if p is service] == frames
+    await harness.stop()
+
+
+async def test_a_subclass_push_frame_sees_input_audio(simulator, harnesses):
+    seen: list[Frame] = []
+
+    class Tapped(OpenAIRealtimeLLMService):
+        async def push_frame(
+            self, frame: Frame, direction: FrameDirection = FrameDirection.DOWNSTREAM
+        ) -> None:
+            if isinstance(frame, InputAudioRawFrame):
+                seen.append(frame)
+            await super().push_frame(frame, direction)
+
+    service = Tapped(api_key="sk-test", base_url=simulator.base_url, settings=QUIET_SESSION)
+    harness = harnesses(service)
+    await harness.start()
+    frames = audio_frames(tone(200, 16000), 16000)
+    await harness.send(*frames)
+    await harness.down.wait_for(InputAudioRawFrame, count=len(frames))
+    assert seen == frames
+    assert harness.down.of(InputAudioRawFrame) == frames
+    await harness.stop()
