@@ -34,8 +34,11 @@ class InputAudioConverter:
     """Convert Pipecat input PCM into batches of a session's input audio format.
 
     Steps: downmix to mono, resample to the format's rate, G.711-encode when the format
-    asks for it, and cut into `batch_ms` batches. The resampling filter only runs when a
-    batch can be completed, so batching costs no latency beyond the batch itself.
+    asks for it, and cut into `batch_ms` batches. The resampling filter only runs when the
+    input completes a batch, so batching costs no latency beyond the batch itself: the
+    frame that completes `batch_ms` of input sends the batch, short by the filter's
+    look-ahead (a few ms), which the next batch carries. Waiting for the look-ahead
+    instead would hold every batch back by one more input frame.
     `flush()` returns everything held back (call it when input pauses or a turn ends), so no
     audio is lost.
 
@@ -61,8 +64,9 @@ class InputAudioConverter:
     def _set_target(self, target: AudioFormatSpec) -> None:
         self._target = target
         self._encode = _ENCODERS.get(target.wire_type)
-        batch_bytes = target.bytes_from_ms(self._batch_ms)
-        self._batcher = AppendBatcher(max(batch_bytes, target.bytes_per_sample))
+        batch_bytes = max(target.bytes_from_ms(self._batch_ms), target.bytes_per_sample)
+        self._batch_samples = batch_bytes // target.bytes_per_sample
+        self._batcher = AppendBatcher(batch_bytes)
         self._resampler = None
 
     @property
@@ -152,17 +156,27 @@ class InputAudioConverter:
         return batches
 
     def _update_input_needed(self) -> None:
-        if self._resampler is None:
+        # Input (mono bytes) still to come before it covers one batch beyond the output
+        # already returned.
+        resampler = self._resampler
+        if resampler is None:
             return
-        missing = self._batcher.batch_bytes - self._batcher.pending_bytes
-        outputs = -(-missing // self._target.bytes_per_sample)
-        self._input_needed = 2 * self._resampler.input_needed(outputs)
+        outputs = resampler.output_total + self._batch_samples
+        inputs = -(-outputs * resampler.in_rate // resampler.out_rate)
+        self._input_needed = 2 * max(0, inputs - resampler.input_total)
 
     def _push(self, pcm: bytes) -> list[bytes]:
+        # Batch-sized pieces go out, and so does the rest when it is at least half a
+        # batch: in the steady state the rest *is* the batch, short by the look-ahead.
+        # A smaller rest (after an unusually long frame) waits for the next batch.
         if not pcm:
             return []
         wire = self._encode(pcm) if self._encode is not None else pcm
-        return self._batcher.push(wire)
+        batcher = self._batcher
+        batches = batcher.push(wire)
+        if 2 * batcher.pending_bytes >= batcher.batch_bytes:
+            batches.append(batcher.flush())
+        return batches
 
 
 class OutputAudioDecoder:

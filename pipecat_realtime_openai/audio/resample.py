@@ -103,6 +103,16 @@ class StreamResampler:
         self._pending = bytearray()  # passthrough only
 
     @property
+    def input_total(self) -> int:
+        """Input samples fed since the stream began."""
+        return self._in_total
+
+    @property
+    def output_total(self) -> int:
+        """Output samples returned since the stream began."""
+        return self._out_total
+
+    @property
     def latency_samples(self) -> int:
         """Input samples that must follow a sample before its output can be computed."""
         return 0 if self._passthrough else self._span - self._history - 1
