@@ -3,7 +3,10 @@
 `FloorService` stands in for a service that costs nothing: it moves the same frames
 through the pipeline without any WebSocket, JSON or audio work, so its CPU is the
 floor that Pipecat's frame handling alone costs; a service's own cost is what it
-spends above that.
+spends above that. `WireFloorService` adds what no client of the same server can
+avoid on the output path: receiving every WebSocket message of the reply. It reads them
+with the same WebSocket library as both services, without parsing JSON or decoding
+audio, and pushes one frame per audio delta.
 """
 
 from __future__ import annotations
@@ -16,11 +19,14 @@ from typing import Any
 
 import numpy as np
 from pipecat.frames.frames import (
+    CancelFrame,
+    EndFrame,
     Frame,
     InputAudioRawFrame,
     LLMContextFrame,
     LLMFullResponseEndFrame,
     LLMFullResponseStartFrame,
+    StartFrame,
     TTSAudioRawFrame,
     TTSStartedFrame,
     TTSStoppedFrame,
@@ -37,13 +43,16 @@ def make_service(kind: str, url: str, chunk_ms: int, realtime: bool) -> FramePro
     """The service under test, server turn detection off (no automatic replies).
 
     Args:
-        kind: ``ours``, ``builtin`` (Pipecat's) or ``floor`` (`FloorService`).
+        kind: ``ours``, ``builtin`` (Pipecat's), ``floor`` (`FloorService`) or ``wire``
+            (`WireFloorService`).
         url: Simulator base URL.
         chunk_ms: Reply audio per frame, for the floor.
         realtime: Whether the floor paces its reply at real time.
     """
     if kind == "floor":
         return FloorService(chunk_ms, realtime)
+    if kind == "wire":
+        return WireFloorService(url)
     if kind == "ours":
         from pipecat_realtime_openai import OpenAIRealtimeLLMService, events
     else:
@@ -124,6 +133,83 @@ class FloorService(FrameProcessor):
             )
         await self.push_frame(TTSStoppedFrame())
         await self.push_frame(LLMFullResponseEndFrame())
+
+
+class WireFloorService(FloorService):
+    """`FloorService` that also receives the reply over the simulator's WebSocket.
+
+    It configures a session (server turn detection off) when the pipeline starts; a
+    context frame ``seconds=<S>`` asks the simulator for that reply, and every
+    ``response.output_audio.delta`` message becomes one frame of silence of its size
+    (found by string search: no JSON parsing, no base64 decoding).
+
+    Args:
+        url: Simulator base URL (without the model query).
+    """
+
+    def __init__(self, url: str) -> None:
+        super().__init__(chunk_ms=FRAME_MS, realtime=False)
+        self._url = url
+        self._ws: Any = None
+        self._reader: asyncio.Task | None = None
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+        if isinstance(frame, StartFrame):
+            await FrameProcessor.process_frame(self, frame, direction)
+            await self._connect()
+            await self.push_frame(frame, direction)
+            return
+        if isinstance(frame, LLMContextFrame):
+            await FrameProcessor.process_frame(self, frame, direction)
+            match = _SECONDS.search(json.dumps(frame.context.get_messages()))
+            await self._request(float(match.group(1)) if match else 1.0)
+            return
+        if isinstance(frame, EndFrame | CancelFrame) and self._ws is not None:
+            await self._ws.close()
+            if self._reader is not None:
+                await self.cancel_task(self._reader)
+        await super().process_frame(frame, direction)
+
+    async def _connect(self) -> None:
+        from websockets.asyncio.client import connect
+
+        self._ws = await connect(
+            f"{self._url}?model=gpt-realtime",
+            additional_headers={"Authorization": "Bearer sk-bench"},
+            compression=None,
+            max_size=None,
+        )
+        await self._ws.recv()  # session.created
+        update = {"type": "realtime", "audio": {"input": {"turn_detection": None}}}
+        await self._ws.send(json.dumps({"type": "session.update", "session": update}))
+        while '"session.updated"' not in await self._ws.recv():
+            pass
+        self._reader = self.create_task(self._receive())
+
+    async def _request(self, seconds: float) -> None:
+        content = [{"type": "input_text", "text": f"seconds={seconds}"}]
+        item = {"type": "message", "role": "user", "content": content}
+        await self._ws.send(json.dumps({"type": "conversation.item.create", "item": item}))
+        await self._ws.send(json.dumps({"type": "response.create"}))
+
+    async def _receive(self) -> None:
+        from benchmarks.bench_sim import delta_size
+
+        started = False
+        async for message in self._ws:
+            if '"response.output_audio.delta"' in message:
+                if not started:
+                    started = True
+                    await self.push_frame(LLMFullResponseStartFrame())
+                    await self.push_frame(TTSStartedFrame())
+                audio = bytes(delta_size(message))
+                await self.push_frame(
+                    TTSAudioRawFrame(audio=audio, sample_rate=OUTPUT_RATE, num_channels=1)
+                )
+            elif '"response.done"' in message and started:
+                started = False
+                await self.push_frame(TTSStoppedFrame())
+                await self.push_frame(LLMFullResponseEndFrame())
 
 
 class AudioSink(FrameProcessor):

@@ -28,7 +28,7 @@ from benchmarks.bench_profile import summarize as summarize_profile
 from benchmarks.bench_stats import Row, cpu_per_100s, markdown_table, median, percentile
 
 HERE = Path(__file__).resolve().parent
-SERVICES = ("ours", "builtin", "floor")
+SERVICES = ("ours", "builtin", "floor", "wire")
 MIB = 1024 * 1024
 
 
@@ -151,17 +151,28 @@ CPU_SCENARIOS = {
 
 
 def cpu_medians(runs: list[dict[str, Any]]) -> dict[str, float]:
-    """Median CPU seconds per 100 s of audio of each CPU metric (see `CPU_SCENARIOS`)."""
-    return {key: median(cpu_samples(runs, scenario)) for key, scenario in CPU_SCENARIOS.items()}
+    """Median CPU seconds per 100 s of audio of each CPU metric (see `CPU_SCENARIOS`).
+
+    Metrics the runs did not measure (the wire floor has no input path) are left out.
+    """
+    return {
+        key: median(cpu_samples(runs, scenario))
+        for key, scenario in CPU_SCENARIOS.items()
+        if scenario in runs[0]
+    }
 
 
-def summarize(runs: list[dict[str, Any]], floor: dict[str, float]) -> dict[str, float]:
+def summarize(
+    runs: list[dict[str, Any]], floor: dict[str, float], wire: dict[str, float]
+) -> dict[str, float]:
     """One service's numbers: medians over rounds, latency percentiles over all samples.
 
     Args:
         runs: The service's worker results, one per round.
         floor: The floor's `cpu_medians`; each CPU metric also gets an ``_own`` value,
             the service's CPU above the floor.
+        wire: The wire floor's `cpu_medians` (output metrics only); those metrics also
+            get a ``_work`` value, the service's CPU above it.
     """
     cpu = cpu_medians(runs)
     output_latency = [ms for run in runs for ms in run["output_latency"]["latencies_ms"]]
@@ -169,6 +180,7 @@ def summarize(runs: list[dict[str, Any]], floor: dict[str, float]) -> dict[str, 
     return {
         **cpu,
         **{f"{key}_own": value - floor[key] for key, value in cpu.items()},
+        **{f"{key}_work": cpu[key] - value for key, value in wire.items()},
         "output_p50": percentile(output_latency, 50),
         "output_p99": percentile(output_latency, 99),
         "input_p50": percentile(input_latency, 50),
@@ -188,17 +200,30 @@ def summarize(runs: list[dict[str, Any]], floor: dict[str, float]) -> dict[str, 
 
 
 def build_rows(
-    ours: dict[str, float], builtin: dict[str, float], floor: dict[str, float]
+    ours: dict[str, float],
+    builtin: dict[str, float],
+    floor: dict[str, float],
+    wire: dict[str, float],
 ) -> list[Row]:
     """The table rows, in reading order."""
     per_100s = "CPU s per 100 s of audio"
     labels = [
         ("output_cpu", f"Output path {per_100s}, fast stream (whole pipeline)", 3),
         ("output_cpu_own", f"... above the floor ({floor['output_cpu']:.3f})", 3),
+        (
+            "output_cpu_work",
+            f"... above the floor and the WebSocket receive ({wire['output_cpu']:.3f})",
+            3,
+        ),
         ("input_cpu", f"Input path {per_100s}, fast push (whole pipeline)", 3),
         ("input_cpu_own", f"... above the floor ({floor['input_cpu']:.3f})", 3),
         ("output_rt_cpu", f"Output path {per_100s}, real-time pace (whole pipeline)", 3),
         ("output_rt_cpu_own", f"... above the floor ({floor['output_rt_cpu']:.3f})", 3),
+        (
+            "output_rt_cpu_work",
+            f"... above the floor and the WebSocket receive ({wire['output_rt_cpu']:.3f})",
+            3,
+        ),
         ("input_rt_cpu", f"Input path {per_100s}, real-time pace (whole pipeline)", 3),
         ("input_rt_cpu_own", f"... above the floor ({floor['input_rt_cpu']:.3f})", 3),
         ("output_p50", "Output added latency p50 (ms)", 2),
@@ -239,6 +264,8 @@ def samples_section(runs: dict[str, list[dict[str, Any]]]) -> str:
     lines = ["CPU samples (s per 100 s of audio, in run order):", ""]
     for service, service_runs in runs.items():
         for key, scenario in CPU_SCENARIOS.items():
+            if scenario not in service_runs[0]:
+                continue
             values = ", ".join(f"{v:.3f}" for v in cpu_samples(service_runs, scenario))
             lines.append(f"- {service} {key}: {values}")
     return "\n".join(lines) + "\n"
@@ -303,7 +330,10 @@ def main() -> None:
         raise SystemExit("--rounds must be >= 1 and every duration > 0")
     runs = asyncio.run(run_rounds(args))
     floor = cpu_medians(runs["floor"])
-    rows = build_rows(summarize(runs["ours"], floor), summarize(runs["builtin"], floor), floor)
+    wire = cpu_medians(runs["wire"])
+    rows = build_rows(
+        summarize(runs["ours"], floor, wire), summarize(runs["builtin"], floor, wire), floor, wire
+    )
     document = report(rows, args, samples_section(runs))
     if args.profile is not None:
         profiles = sorted(args.profile.glob("*.pstats"))

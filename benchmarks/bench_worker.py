@@ -12,7 +12,7 @@ run measures, each scenario in a fresh pipeline ``[service, AudioSink]`` and ses
 5. memory: tracemalloc peaks while streaming ``--memory-seconds`` each way.
 
 ``--service floor`` runs 1 to 4 with `FloorService` in place of a service (CPU only: it
-has no latency to measure).
+has no latency to measure); ``--service wire`` runs 1 and 3 with `WireFloorService`.
 
 It prints one JSON line with the raw results; the parent does the statistics.
 """
@@ -77,6 +77,7 @@ class Bench:
         self.realtime_url = f"ws://127.0.0.1:{args.realtime_port}/v1/realtime"
         self.frames = input_frames(max(args.seconds, args.latency_seconds, args.memory_seconds))
         self.floor = args.service == "floor"
+        self.wire = args.service == "wire"
         self.profilers: dict[str, cProfile.Profile] = {}
 
     async def report(self, session: Session) -> dict[str, Any]:
@@ -255,6 +256,10 @@ class Bench:
         # second, where scheduling noise is large.
         if self.args.only in (None, "output"):
             results["output_cpu"] = [await self.output_cpu() for _ in range(self.args.repeats)]
+        if self.wire:
+            # Output only: on the input path there is nothing every client must receive.
+            results["output_latency"] = await self.output_latency()
+            return results
         if self.args.only in (None, "input"):
             results["input_cpu"] = [await self.input_cpu() for _ in range(self.args.repeats)]
         self.dump_profiles()
@@ -286,7 +291,7 @@ async def main_async(args: argparse.Namespace) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description="One run of one service (see bench_service.py).")
-    parser.add_argument("--service", choices=("ours", "builtin", "floor"), required=True)
+    parser.add_argument("--service", choices=("ours", "builtin", "floor", "wire"), required=True)
     parser.add_argument("--fast-port", type=int, required=True)
     parser.add_argument("--realtime-port", type=int, required=True)
     parser.add_argument("--control-port", type=int, required=True)

@@ -151,8 +151,9 @@ class OpenAIRealtimeLLMService(RealtimeSessionBase):
                 larger batches save CPU; each frame waits at most this long for the
                 rest of its batch (at 60 ms, input latency stays below the built-in
                 service's: see ``benchmarks/results.md``).
-            audio_flush_after_ms: Keyword-only extra: when input audio pauses this long,
-                the audio held back by resampling and batching is sent.
+            audio_flush_after_ms: Keyword-only extra: when input audio pauses this long
+                (acted on within 1.5x of it), the audio held back by resampling and
+                batching is sent.
             max_pending_audio_secs: Keyword-only extra: audio kept while the session is
                 not configured yet (oldest dropped beyond this).
             video_max_fps: Keyword-only extra: most video frames sent per second.

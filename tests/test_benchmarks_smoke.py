@@ -74,6 +74,10 @@ def test_benchmark_runs_at_a_tiny_size_and_writes_the_table(tmp_path: Path) -> N
         assert len(cells) == 4
         for cell in cells[1:3]:
             assert re.fullmatch(r"-?\d+(\.\d+)?", cell), line
+    # The wire floor ran: its output CPU shows in the label of the rows above it.
+    wire_rows = [m for m in metrics if m.startswith("... above the floor and the WebSocket")]
+    assert len(wire_rows) == 2
+    assert all(float(m.rsplit("(", 1)[1].rstrip(")")) > 0 for m in wire_rows)
     # The simulator got every millisecond our service was given in the fast input run.
     received = next(line for line in rows if "received by the server" in line)
     assert received.split("|")[2].strip() == "2.00"
@@ -195,3 +199,46 @@ def test_cprofile_summary_reports_shares_of_busy_time(tmp_path: Path) -> None:
     assert len(rows) == 3
     # The lambda ran 20 000 times and is among the busiest functions.
     assert any("<lambda>" in row and "| 20000 |" in row for row in rows)
+
+
+@pytest.mark.timeout(120)
+def test_concurrent_benchmark_runs_at_a_tiny_size() -> None:
+    completed = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "bench_concurrent.py"),
+            "--sessions",
+            "2",
+            "--seconds",
+            "0.3",
+            "--rounds",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=110,
+        cwd=ROOT,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert TABLE_HEADER in completed.stdout
+    for label in ("Output path, 2 sessions", "Input path, 2 sessions"):
+        line = next(line for line in completed.stdout.splitlines() if label in line)
+        ours, builtin = (float(cell) for cell in line.split("|")[2:4])
+        assert ours > 0 and builtin > 0
+
+
+def test_concurrent_table_subtracts_the_floor() -> None:
+    from benchmarks.bench_concurrent import table
+
+    samples = {
+        ("ours", "output"): [1.0, 1.2, 1.1],
+        ("builtin", "output"): [1.4],
+        ("floor", "output"): [0.8],
+        ("ours", "input"): [1.5],
+        ("builtin", "input"): [2.0],
+        ("floor", "input"): [1.0],
+    }
+    text = table(samples, 10)
+    assert "| Output path, 10 sessions at real-time pace (whole pipeline) | 1.100 | 1.400 |" in text
+    assert "| ... above the floor (0.800) | 0.300 | 0.600 | 0.50 |" in text
+    assert "| ... above the floor (1.000) | 0.500 | 1.000 | 0.50 |" in text
