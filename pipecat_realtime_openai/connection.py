@@ -143,25 +143,6 @@ class RealtimeConnection:
             raise ConnectionNotOpen("the Realtime connection is not open")
         await self._ws.send(text)
 
-    async def messages(self) -> AsyncIterator[str | bytes]:
-        """Yield received frames until the connection closes.
-
-        Ends quietly when the connection closes, cleanly or not; the caller reads
-        :attr:`close_code` / :attr:`close_reason` to decide what happened.
-
-        Yields:
-            Each received frame as the server sent it.
-        """
-        if self._ws is None:
-            return
-        try:
-            async for message in self._ws:
-                yield message
-        except ConnectionClosed:
-            logger.debug(
-                f"Realtime WebSocket closed: code={self.close_code} reason={self.close_reason!r}"
-            )
-
     async def message_batches(
         self, max_batch: int = DEFAULT_MAX_BATCH
     ) -> AsyncIterator[list[str | bytes]]:
@@ -173,7 +154,8 @@ class RealtimeConnection:
         real time the batches let the caller merge back-to-back audio deltas; at real
         time each batch usually holds one frame.
 
-        Ends quietly when the connection closes, like :meth:`messages`.
+        Ends quietly when the connection closes, cleanly or not; the caller reads
+        :attr:`close_code` / :attr:`close_reason` to decide what happened.
 
         Args:
             max_batch: Most frames per batch.

@@ -14,6 +14,7 @@ truncate/delete requests by id still hit the right item.
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,11 +38,17 @@ class MirroredItem:
         item: The item's latest wire dict.
         done: ``conversation.item.done`` was received (the item is final).
         truncated_at_ms: ``audio_end_ms`` of a truncation, if the item was truncated.
+        truncated_part: Content index of the truncated part.
+        audio_ms: Audio received for that part when the client asked for the
+            truncation; with ``truncated_at_ms`` it tells how much of the transcript
+            the user heard.
     """
 
     item: dict[str, Any]
     done: bool = False
     truncated_at_ms: int | None = None
+    truncated_part: int = 0
+    audio_ms: int | None = None
 
 
 @dataclass
@@ -151,15 +158,30 @@ class ConversationMirror:
         if self._items.pop(item_id, None) is not None:
             self._order.remove(item_id)
 
+    def on_truncate_sent(self, item_id: str, audio_received_ms: int) -> None:
+        """Remember how much audio an item had when its truncation was asked for.
+
+        Args:
+            item_id: The assistant item being truncated.
+            audio_received_ms: Its audio received so far, in ms.
+        """
+        entry = self._items.get(item_id)
+        if entry is not None:
+            entry.audio_ms = audio_received_ms
+
     def on_item_truncated(self, item_id: str, content_index: int, audio_end_ms: int) -> None:
         """Apply ``conversation.item.truncated``: audio after ``audio_end_ms`` is gone.
 
-        The transcript is kept, since it is what a restored conversation is rebuilt from.
+        The server also drops the item's transcript, so that the model's context holds
+        nothing the user did not hear. The mirror keeps it, since it is what a restored
+        conversation is rebuilt from; a restore sends only the heard share of it
+        (see :func:`heard_transcript`).
         """
         entry = self._items.get(item_id)
         if entry is None:
             return
         entry.truncated_at_ms = audio_end_ms
+        entry.truncated_part = content_index
         part = _content_part(entry.item, content_index)
         if part is not None:
             part.pop("audio", None)
@@ -187,6 +209,26 @@ class ConversationMirror:
             if self._items[item_id].done
         ]
 
+    def _restorable_completed_items(self) -> list[dict[str, Any]]:
+        # completed_items(), with truncated parts cut to the transcript the user heard.
+        items = []
+        for item_id in self._order:
+            entry = self._items[item_id]
+            if not entry.done:
+                continue
+            item = copy.deepcopy(entry.item)
+            part = _content_part(item, entry.truncated_part)
+            if (
+                entry.truncated_at_ms is not None
+                and entry.audio_ms
+                and part is not None
+                and part.get("transcript")
+            ):
+                heard = entry.truncated_at_ms / entry.audio_ms
+                part["transcript"] = heard_transcript(part["transcript"], heard)
+            items.append(item)
+        return items
+
     def restore_plan(self, max_items: int | None = None) -> list[dict[str, Any]]:
         """Return the items to create, in order, to rebuild the conversation.
 
@@ -195,14 +237,15 @@ class ConversationMirror:
 
         Returns:
             Item dicts for ``conversation.item.create``. Audio is replaced by its
-            transcript (items with nothing left are skipped), function calls and
+            transcript, cut to the share the user heard when the item was truncated
+            (items with nothing left are skipped), function calls and
             outputs are kept, outputs whose call is missing are dropped because the
             server rejects them. Client items the server never confirmed come last,
             in the order they were sent.
         """
         plan = [
             restored
-            for item in self.completed_items()
+            for item in self._restorable_completed_items()
             if (restored := restorable_item(item, self._input_audio.get(item.get("id", ""))))
             is not None
         ]
@@ -341,6 +384,30 @@ def _restorable_part(
             image["detail"] = part["detail"]
         return image
     return None
+
+
+def heard_transcript(transcript: str, heard: float) -> str:
+    """The start of a transcript spoken in the first `heard` share of its audio.
+
+    Speech runs at a roughly even pace, so the share of characters follows the share of
+    audio; the cut moves back to the last word boundary (a partly heard word is left
+    out), except in text written without spaces, where it stays at the character.
+
+    Args:
+        transcript: The whole transcript.
+        heard: Share of the audio played to the user, 0 to 1.
+
+    Returns:
+        The heard part, without trailing whitespace; "" when nothing was heard.
+    """
+    if heard >= 1:
+        return transcript
+    cut = math.floor(len(transcript) * max(0.0, heard))
+    if cut >= len(transcript):
+        return transcript
+    if " " in transcript and not transcript[cut].isspace():
+        cut = max(0, transcript.rfind(" ", 0, cut + 1))
+    return transcript[:cut].rstrip()
 
 
 def _as_dict(item: ItemLike) -> dict[str, Any]:

@@ -95,6 +95,9 @@ class TurnHandler:
 
     async def _send_playback_action(self, action: TruncateItem | DeleteItem) -> None:
         if isinstance(action, TruncateItem):
+            self._service._conversation.mirror.on_truncate_sent(
+                action.item_id, action.audio_received_ms
+            )
             await self._service._send(
                 ConversationItemTruncateEvent(
                     item_id=action.item_id,

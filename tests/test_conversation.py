@@ -4,7 +4,11 @@ from typing import Any
 import pytest
 import yaml
 
-from pipecat_realtime_openai.conversation import ConversationMirror, restorable_item
+from pipecat_realtime_openai.conversation import (
+    ConversationMirror,
+    heard_transcript,
+    restorable_item,
+)
 from pipecat_realtime_openai.protocol.items import ConversationItem, ItemContent
 from pipecat_realtime_openai.protocol.official import official_client_event_error
 from tests.conftest import RECORDED_DIR, recorded_dir
@@ -119,6 +123,33 @@ class TestMirror:
         assert entry.item["content"][0]["transcript"] == "the full sentence"
         mirror.on_item_done(assistant_audio("a1", "the full sentence"), None)
         assert "audio" not in mirror.completed_items()[0]["content"][0]
+
+    def test_restore_sends_only_the_heard_share_of_a_truncated_reply(self) -> None:
+        # The server drops a truncated item's transcript: restoring all of it would tell
+        # the model the user heard what playback never reached.
+        mirror = ConversationMirror()
+        transcript = "one two three four five six seven eight nine ten"
+        added_and_done(mirror, assistant_audio("a1", transcript), None)
+        mirror.on_truncate_sent("a1", 4000)
+        mirror.on_item_truncated("a1", 0, 2000)
+        mirror.on_item_done(assistant_audio("a1", transcript), None)
+        [restored] = mirror.restore_plan()
+        assert restored["content"] == [{"type": "output_text", "text": "one two three four five"}]
+        # The mirror itself keeps the whole transcript.
+        assert mirror.completed_items()[0]["content"][0]["transcript"] == transcript
+
+    def test_truncation_without_a_known_length_restores_the_whole_transcript(self) -> None:
+        mirror = ConversationMirror()
+        added_and_done(mirror, assistant_audio("a1", "all of it"), None)
+        mirror.on_item_truncated("a1", 0, 500)  # truncated by a raw send_client_event
+        assert mirror.restore_plan()[0]["content"][0]["text"] == "all of it"
+
+    def test_a_reply_truncated_before_its_first_word_is_not_restored(self) -> None:
+        mirror = ConversationMirror()
+        added_and_done(mirror, assistant_audio("a1", "Certainly, here it is"), None)
+        mirror.on_truncate_sent("a1", 3000)
+        mirror.on_item_truncated("a1", 0, 100)
+        assert mirror.restore_plan() == []
 
     def test_completed_items_are_copies(self) -> None:
         mirror = ConversationMirror()
@@ -303,3 +334,25 @@ def test_recorded_voice_turn_restores_user_transcript() -> None:
     assert user[0]["content"] == [{"type": "input_text", "text": "Hello, my name is Marcelo."}]
     assistant = [item for item in plan if item.get("role") == "assistant"]
     assert assistant and assistant[0]["content"][0]["type"] == "output_text"
+
+
+@pytest.mark.parametrize(
+    ("heard", "expected"),
+    [
+        (1.0, "hello brave new world"),
+        (1.5, "hello brave new world"),
+        (0.0, ""),
+        (-1.0, ""),
+        (6 / 21, "hello"),  # cut right after "hello "
+        (5 / 21, "hello"),  # cut at the space
+        (8 / 21, "hello"),  # mid-word: the partly heard word is dropped
+        (12 / 21, "hello brave"),
+        (3 / 21, ""),  # inside the first word: nothing whole was heard
+    ],
+)
+def test_heard_transcript_cuts_at_word_boundaries(heard: float, expected: str) -> None:
+    assert heard_transcript("hello brave new world", heard) == expected
+
+
+def test_heard_transcript_cuts_text_without_spaces_at_the_character() -> None:
+    assert heard_transcript("こんにちは世界", 5 / 7) == "こんにちは"

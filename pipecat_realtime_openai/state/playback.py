@@ -58,11 +58,14 @@ class TruncateItem:
         content_index: Audio content part to truncate.
         audio_end_ms: Milliseconds of audio to keep (always > 0 and within the audio
             received for the item).
+        audio_received_ms: Milliseconds of audio received for the item (not compared:
+            it informs the conversation mirror, not the server).
     """
 
     item_id: str
     content_index: int
     audio_end_ms: int
+    audio_received_ms: int = field(default=0, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +115,14 @@ def truncation_plan(
         audio_end_ms = min(math.floor(played_in_item), item.received_ms(bytes_per_ms))
         if audio_end_ms > 0:
             heard_item_ids.add(item.item_id)
-            plan.append(TruncateItem(item.item_id, item.content_index, audio_end_ms))
+            plan.append(
+                TruncateItem(
+                    item.item_id,
+                    item.content_index,
+                    audio_end_ms,
+                    audio_received_ms=item.received_ms(bytes_per_ms),
+                )
+            )
         elif item.item_id not in heard_item_ids:
             heard_item_ids.add(item.item_id)
             plan.append(DeleteItem(item.item_id))

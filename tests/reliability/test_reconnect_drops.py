@@ -8,11 +8,14 @@ response were closed, and that the pipeline never saw a fatal error.
 from __future__ import annotations
 
 import asyncio
+import base64
 
 from pipecat.frames.frames import (
+    BotStartedSpeakingFrame,
     FunctionCallResultFrame,
     LLMFullResponseEndFrame,
     LLMFullResponseStartFrame,
+    TTSAudioRawFrame,
     TTSStartedFrame,
     TTSStoppedFrame,
 )
@@ -22,11 +25,12 @@ from pipecat_realtime_openai.testing import FunctionCall, Reply, ScriptedRespond
 from tests.reliability.test_reconnect_support import (
     assert_no_fatal_error,
     assert_restored,
+    audio_frames,
     first_context,
     said,
     started,
 )
-from tests.service.conftest import harnesses, simulator
+from tests.service.conftest import harnesses, silence, simulator, tone
 
 __all__ = ["harnesses", "simulator"]
 
@@ -148,4 +152,45 @@ async def test_result_arriving_during_the_outage_is_delivered_after_restore(simu
     types = [t for t in second.client_event_types if t != "input_audio_buffer.append"]
     assert types[-1] == "response.create" and types.count("response.create") == 1
     assert "error" not in second.server_event_types
+    assert_no_fatal_error(harness)
+
+
+async def test_a_truncated_reply_is_restored_as_far_as_the_user_heard_it(simulator, harnesses):
+    # The server drops the transcript of a truncated item; a restore must not hand the
+    # model the words playback never reached.
+    story = " ".join(["Let me tell you a long story about the sea and the sky"] * 3)
+    simulator.pace = "realtime"
+    simulator.responder = ScriptedResponder([Reply(text=story), Reply(text="Ok")])
+    _service, harness, first, events = await started(simulator, harnesses)
+    await harness.send(first_context("Story"))
+    await harness.down.wait_for(TTSStartedFrame)
+    await harness.send(BotStartedSpeakingFrame(), upstream=True)
+    await harness.down.wait_for(TTSAudioRawFrame, count=5)
+    await harness.send(*audio_frames(tone(400) + silence(500)))
+    truncate = await first.wait_for_client_event("conversation.item.truncate")
+    await first.wait_for_server_event("conversation.item.truncated")
+    await harness.down.wait_for(LLMFullResponseEndFrame, count=2)
+    first.drop()
+    second = await simulator.wait_for_connection(count=2)
+    await events.wait(reconnected=1)
+    await harness.stop()
+
+    item_id = truncate["item_id"]
+    [restored] = [item for item in item_creates(second) if item.get("id") == item_id]
+    assert restored["content"][0]["type"] == "output_text"
+    heard = restored["content"][0]["text"]
+    # What the server generated before the barge-in cancelled the reply.
+    events_of_item = [e for e in first.server_events if e.get("item_id") == item_id]
+    spoken = "".join(
+        e["delta"] for e in events_of_item if e["type"] == "response.output_audio_transcript.delta"
+    )
+    received_ms = sum(
+        len(base64.b64decode(e["delta"])) // 48
+        for e in events_of_item
+        if e["type"] == "response.output_audio.delta"
+    )
+    assert heard and spoken.startswith(heard) and len(heard) < len(spoken)
+    # The heard share of the text follows the heard share of the audio, to a word.
+    share = truncate["audio_end_ms"] / received_ms
+    assert abs(len(heard) - share * len(spoken)) <= max(map(len, spoken.split())) + 1
     assert_no_fatal_error(harness)

@@ -22,6 +22,11 @@ class TestTruncationPlan:
         plan = truncation_plan([item("a", 2000)], 1234.9, PCM24K)
         assert plan == [TruncateItem("a", 0, 1234)]
 
+    def test_truncate_reports_the_audio_received_for_the_item(self) -> None:
+        [first, _] = truncation_plan([item("a", 2000), item("b", 900)], 500.0, PCM24K)
+        assert isinstance(first, TruncateItem)
+        assert (first.audio_end_ms, first.audio_received_ms) == (500, 2000)
+
     def test_truncate_never_exceeds_received_audio(self) -> None:
         # The reported failure: 2535 ms requested when only 2450 ms existed.
         odd = AudioItem("a", 0, "r", 2450 * 48 + 47)  # 2450.98 ms received
