@@ -24,6 +24,7 @@ from typing import Any
 from pipecat_realtime_openai.protocol import *  # noqa: F403
 from pipecat_realtime_openai.protocol import __all__ as _protocol_names
 from pipecat_realtime_openai.protocol import parse_server_event as _parse_server_event
+from pipecat_realtime_openai.protocol.base import WIRE_CONTEXT
 from pipecat_realtime_openai.protocol.fast import AudioDelta, TextDelta, TranscriptDelta
 from pipecat_realtime_openai.protocol.parse import ParsedServerEvent
 from pipecat_realtime_openai.protocol.server_events import (
@@ -66,7 +67,7 @@ def parse_server_event(raw: str | bytes | dict[str, Any]) -> ParsedServerEvent:
     event = _parse_server_event(raw)
     model = _MODEL_OF_FAST_DELTA.get(type(event))
     if model is not None:
-        return model.model_validate(event.to_dict())  # type: ignore[union-attr]
+        return model.model_validate(event.to_dict(), context=WIRE_CONTEXT)  # type: ignore[union-attr]
     return event
 
 

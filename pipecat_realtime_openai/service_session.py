@@ -29,6 +29,7 @@ from websockets.exceptions import ConnectionClosed
 from pipecat_realtime_openai.audio.pipeline import OutputAudioDecoder
 from pipecat_realtime_openai.connection import RealtimeConnection
 from pipecat_realtime_openai.errors import ErrorAction, ErrorRule, classify_error
+from pipecat_realtime_openai.protocol.base import WIRE_CONTEXT
 from pipecat_realtime_openai.protocol.client_events import ClientEvent, SessionUpdateEvent
 from pipecat_realtime_openai.protocol.fast import merge_delta_runs
 from pipecat_realtime_openai.protocol.parse import parse_server_event
@@ -273,7 +274,7 @@ class RealtimeSessionBase(LLMService[OpenAIRealtimeLLMAdapter]):
         event_id = self._next_event_id("session")
         if not self._session_ready:
             self._configuring_event_id = event_id
-        session = SessionProperties.model_validate(plan.session)
+        session = SessionProperties.model_validate(plan.session, context=WIRE_CONTEXT)
         await self._send(SessionUpdateEvent(session=session, event_id=event_id))
         self._session_state.on_sent(plan.session)
         await self._apply_formats()

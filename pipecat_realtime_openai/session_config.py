@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pipecat_realtime_openai.audio.formats import AudioFormatSpec
+from pipecat_realtime_openai.protocol.base import WIRE_CONTEXT
 from pipecat_realtime_openai.protocol.session import (
     DEFAULT_TRANSCRIPTION_MODEL,
     Modality,
@@ -231,16 +232,7 @@ class SessionConfigState:
         if self._sent is None:
             return configured
         if self._effective is None:
-            effective = SessionProperties.model_validate(self._sent)
-            audio_input = effective.audio.input if effective.audio else None
-            if (
-                audio_input is not None
-                and audio_input.turn_detection is None
-                and "turn_detection" in self._sent.get("audio", {}).get("input", {})
-            ):
-                # On the wire null switches detection off; the model spells that False.
-                audio_input.turn_detection = False
-            self._effective = effective
+            self._effective = SessionProperties.model_validate(self._sent, context=WIRE_CONTEXT)
         return self._effective
 
     def plan(self, desired: Mapping[str, Any], model: str | None) -> SessionUpdatePlan:

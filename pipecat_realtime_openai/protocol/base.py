@@ -12,6 +12,14 @@ from pydantic import (
     model_serializer,
 )
 
+WIRE_CONTEXT: dict[str, Any] = {"wire": True}
+"""Validation context for data that came off (or is going onto) the wire.
+
+Pass it as ``model_validate(data, context=WIRE_CONTEXT)``: a few fields read a JSON
+``null`` differently from a ``None`` a caller passes to a constructor (see
+``AudioInput.turn_detection``).
+"""
+
 
 class WireModel(BaseModel):
     """Base for all Realtime protocol models.

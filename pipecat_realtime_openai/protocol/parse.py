@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import ValidationError
 from pydantic_core import from_json
 
-from pipecat_realtime_openai.protocol.base import WireModel
+from pipecat_realtime_openai.protocol.base import WIRE_CONTEXT, WireModel
 from pipecat_realtime_openai.protocol.client_events import CLIENT_EVENT_TYPES, ClientEvent
 from pipecat_realtime_openai.protocol.fast import (
     FAST_DELTA_TYPES,
@@ -105,7 +105,7 @@ def _decode(raw: str | bytes | dict[str, Any]) -> dict[str, Any] | MalformedEven
 
 def _validate(cls: type[WireModel], data: dict[str, Any], raw: Any) -> WireModel | MalformedEvent:
     try:
-        return cls.model_validate(data)
+        return cls.model_validate(data, context=WIRE_CONTEXT)
     except ValidationError as exc:
         first = exc.errors(include_url=False, include_input=False)[0]
         location = ".".join(str(part) for part in first["loc"]) or "<event>"

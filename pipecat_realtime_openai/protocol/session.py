@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Literal, TypeAlias
 
-from pydantic import field_serializer, field_validator
+from pydantic import ValidationInfo, field_serializer, field_validator
 
 from pipecat_realtime_openai.protocol.base import WireModel
 
@@ -148,8 +148,10 @@ class AudioInput(WireModel):
         transcription: Input transcription settings; ``None`` leaves it unchanged.
         noise_reduction: Noise reduction settings.
         turn_detection: VAD settings. ``False`` turns detection off (sent as JSON
-            ``null``); left unset, the server's setting is unchanged (omitted). An
-            explicit ``None`` (or a server's ``null``) is read as ``False``.
+            ``null``); ``None`` or unset leaves the server's setting unchanged
+            (omitted), as in Pipecat's built-in service. Wire data parsed with
+            :data:`~pipecat_realtime_openai.protocol.base.WIRE_CONTEXT` reads ``null``
+            as ``False``.
     """
 
     format: AudioFormat | None = None
@@ -159,10 +161,13 @@ class AudioInput(WireModel):
 
     @field_validator("turn_detection", mode="before")
     @classmethod
-    def _wire_null_is_off(cls, value: Any) -> Any:
-        # An explicit null (from a server, or passed by the caller) means detection is
-        # off: normalise to False so readers see one "off" value; it is sent as null.
-        return False if value is None else value
+    def _wire_null_is_off(cls, value: Any, info: ValidationInfo) -> Any:
+        # On the wire null means detection is off: normalise to False so readers see
+        # one "off" value (it is sent as null again). A caller's None keeps the
+        # built-in service's meaning: not set.
+        if value is None and info.context and info.context.get("wire"):
+            return False
+        return value
 
     @field_serializer("turn_detection", mode="wrap")
     def _turn_detection_off_is_null(self, value: Any, handler: Any) -> Any:
@@ -172,9 +177,11 @@ class AudioInput(WireModel):
         return handler(value)
 
     def model_post_init(self, context: Any, /) -> None:
-        """Mark ``turn_detection=False`` as set so its ``null`` survives serialisation."""
+        """Mark ``turn_detection=False`` as set (sent as ``null``) and ``None`` as unset."""
         if self.turn_detection is False:
             self.model_fields_set.add("turn_detection")
+        elif self.turn_detection is None:
+            self.model_fields_set.discard("turn_detection")
 
 
 class AudioOutput(WireModel):

@@ -16,6 +16,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from pipecat_realtime_openai.protocol.base import WIRE_CONTEXT
 from pipecat_realtime_openai.protocol.client_events import CLIENT_EVENT_TYPES
 from pipecat_realtime_openai.protocol.official import (
     OfficialSchemaUnavailableError,
@@ -30,7 +31,7 @@ def _own_models_error(data: dict[str, Any]) -> str | None:
     if model is None:
         return f"unknown event type {data.get('type')!r}"
     try:
-        model.model_validate(data)
+        model.model_validate(data, context=WIRE_CONTEXT)
     except ValidationError as exc:
         first = exc.errors(include_url=False, include_input=False)[0]
         location = ".".join(str(part) for part in first["loc"]) or "<event>"

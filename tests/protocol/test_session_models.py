@@ -13,14 +13,36 @@ from pipecat_realtime_openai.protocol import (
     SessionUpdatedEvent,
     TurnDetection,
     official,
+    parse_client_event,
     parse_server_event,
 )
+from pipecat_realtime_openai.protocol.base import WIRE_CONTEXT
 
 
 def test_server_null_turn_detection_reads_as_off_and_round_trips() -> None:
-    audio_input = AudioInput.model_validate({"turn_detection": None})
+    audio_input = AudioInput.model_validate({"turn_detection": None}, context=WIRE_CONTEXT)
     assert audio_input.turn_detection is False
     assert audio_input.to_dict() == {"turn_detection": None}
+
+
+def test_a_callers_none_turn_detection_leaves_the_server_setting_alone() -> None:
+    # Pipecat's built-in service omits None: the server keeps its VAD. The same code
+    # must not switch VAD off here.
+    for audio_input in (
+        AudioInput(turn_detection=None),
+        AudioInput.model_validate({"turn_detection": None}),
+    ):
+        assert audio_input.turn_detection is None
+        assert "turn_detection" not in audio_input.to_dict()
+    assert AudioInput(turn_detection=False).to_dict() == {"turn_detection": None}
+
+
+def test_parsed_server_and_client_events_read_null_turn_detection_as_off() -> None:
+    session = {"type": "realtime", "audio": {"input": {"turn_detection": None}}}
+    updated = parse_server_event({"type": "session.updated", "event_id": "e", "session": session})
+    assert updated.session.audio.input.turn_detection is False
+    update = parse_client_event({"type": "session.update", "session": session})
+    assert update.session.audio.input.turn_detection is False
 
 
 def test_turn_detection_variants_parse_to_their_class() -> None:

@@ -121,3 +121,22 @@ async def test_manual_mode_survives_a_settings_update_that_omits_it(simulator, h
     await harness.stop()
     assert conn.session["audio"]["input"]["turn_detection"] is None
     assert conn.client_event_types.count("input_audio_buffer.commit") == 1
+
+
+async def test_turn_detection_none_keeps_server_vad_like_the_built_in(simulator, harnesses):
+    # Pipecat's built-in service omits a None turn_detection, so the server keeps its
+    # VAD: code written for it must not end up in manual turn mode here.
+    settings = OpenAIRealtimeLLMService.Settings(
+        session_properties=events.SessionProperties(
+            audio=events.AudioConfiguration(input=events.AudioInput(turn_detection=None))
+        )
+    )
+    service = make_service(simulator, settings=settings)
+    harness = harnesses(service)
+    await harness.start()
+    conn = await simulator.wait_for_connection()
+    await conn.wait_for_server_event("session.updated")
+    await harness.stop()
+    [update] = [e for e in conn.client_events if e.get("type") == "session.update"]
+    assert "turn_detection" not in update["session"].get("audio", {}).get("input", {})
+    assert conn.session["audio"]["input"]["turn_detection"]["type"] == "server_vad"
