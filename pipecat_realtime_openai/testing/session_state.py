@@ -72,6 +72,9 @@ class RealtimeSessionState:
         self._configure_vad()
         self.active: ResponseRun | None = None
         self._speech_item_id: str | None = None
+        # Input timeline position where the last response's audio ended playing, while
+        # no speech came since (server VAD's idle timeout counts from there).
+        self._idle_since_ms: float | None = None
         self._previous_input_tokens = 0
         self._rate_limits = rate_limits
         self._responses_done = 0
@@ -131,6 +134,8 @@ class RealtimeSessionState:
             # with `response.create` must not be told a response is still active.
             self._previous_input_tokens = run.input_tokens or self._previous_input_tokens
             self.active = None
+            # The real server starts counting once the reply's audio has played out.
+            self._idle_since_ms = self.buffer.end_ms + run.audio_ms_sent
             if step is not None:
                 step = step + self._rate_limit_events(run)
         return step
@@ -179,11 +184,42 @@ class RealtimeSessionState:
         events: list[Event] = []
         for boundary in self.vad.feed(samples, spec.sample_rate, start_ms, self.buffer.start_ms):
             events.extend(self._on_vad(boundary))
+        events.extend(self._check_idle_timeout())
+        return events
+
+    def _check_idle_timeout(self) -> list[Event]:
+        # Like the real server: once `idle_timeout_ms` of input passed after a response
+        # without speech, the silent audio is committed as a user turn and answered.
+        settings = self.vad.settings if self.vad is not None else None
+        since = self._idle_since_ms
+        if settings is None or settings.idle_timeout_ms is None or since is None:
+            return []
+        if self._speech_item_id is not None or self.active is not None:
+            return []
+        end = self.buffer.end_ms
+        if end - since < settings.idle_timeout_ms:
+            return []
+        self._idle_since_ms = None
+        item_id = new_id("item")
+        events = [
+            make_event(
+                "input_audio_buffer.timeout_triggered",
+                audio_start_ms=int(since),
+                audio_end_ms=int(end),
+                item_id=item_id,
+            )
+        ]
+        early, late = self._commit_user_audio(item_id, self.buffer.take(end), events)
+        if settings.create_response:
+            events.extend(self._start_response({}, early, late))
+        else:
+            events.extend(early + late)
         return events
 
     def _on_vad(self, boundary: VadEvent) -> list[Event]:
         assert self.vad is not None
         if boundary.kind == "started":
+            self._idle_since_ms = None
             self._speech_item_id = new_id("item")
             self.buffer.take(boundary.at_ms)  # audio before the prefix is not part of the turn
             events = [

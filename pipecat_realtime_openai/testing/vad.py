@@ -51,6 +51,8 @@ class VadSettings:
         silence_duration_ms: Quiet time that ends a turn.
         create_response: Whether a turn end starts a response.
         interrupt_response: Whether speech cancels the active response.
+        idle_timeout_ms: Server VAD only: input audio without speech, after a response,
+            that makes the server commit it and answer (None: never).
     """
 
     threshold: float
@@ -58,6 +60,7 @@ class VadSettings:
     silence_duration_ms: int
     create_response: bool
     interrupt_response: bool
+    idle_timeout_ms: int | None = None
 
     @classmethod
     def from_turn_detection(cls, turn_detection: dict[str, Any] | None) -> VadSettings | None:
@@ -75,12 +78,14 @@ class VadSettings:
                 create,
                 interrupt,
             )
+        idle = turn_detection.get("idle_timeout_ms")
         return cls(
             float(turn_detection.get("threshold", 0.5) or 0.5),
             int(turn_detection.get("prefix_padding_ms", 300) or 0),
             int(turn_detection.get("silence_duration_ms", 200) or 0),
             create,
             interrupt,
+            int(idle) if idle else None,
         )
 
 
