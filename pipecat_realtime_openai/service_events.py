@@ -376,6 +376,12 @@ class ServerEventHandler:
             error = details.get("error") or {}
             message = error.get("message") if isinstance(error, dict) else None
             await service.push_error(f"Response {response_id} failed: {message or details}")
+        elif response.status == "incomplete":
+            # Not an error (the reply is kept as far as it went), but a cut-off reply
+            # sounds broken, so say why.
+            reason = (response.status_details or {}).get("reason") or "unknown reason"
+            hint = " (raise max_output_tokens)" if reason == "max_output_tokens" else ""
+            logger.warning(f"{service}: response {response_id} ended early: {reason}{hint}")
         for item in response.output or []:
             await service._call_event_handler("on_conversation_item_updated", item.id, item)
         if service._calls.on_response_done(response_id):

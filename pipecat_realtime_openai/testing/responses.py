@@ -16,8 +16,12 @@ from pipecat_realtime_openai.audio.formats import AudioFormatSpec
 from pipecat_realtime_openai.testing.conversation import ConversationStore
 from pipecat_realtime_openai.testing.ids import new_id
 from pipecat_realtime_openai.testing.responder import Reply
-from pipecat_realtime_openai.testing.synth import speak, tokenize
-from pipecat_realtime_openai.testing.usage import response_usage
+from pipecat_realtime_openai.testing.synth import MS_PER_CHAR, speak, tokenize
+from pipecat_realtime_openai.testing.usage import (
+    CHARS_PER_TOKEN,
+    OUTPUT_AUDIO_TOKENS_PER_S,
+    response_usage,
+)
 
 AUDIO_CHUNK_MS = 100
 # The transcript runs ahead of the audio, as on the real server: a token is sent once
@@ -130,18 +134,44 @@ class ResponseRun:
             yield self._early
             self._early = []
         output_index = 0
+        budget = self._char_budget()
+        cut_off = False
         for text in self._reply.messages():
-            yield from self._message(output_index, text)
-            output_index += 1
-        for call in self._reply.function_calls:
-            yield from self._function_call(
-                output_index, call.name, call.arguments_json(), call.call_id
-            )
-            output_index += 1
+            if budget is not None:
+                cut_off = len(text) > budget
+                text = text[:budget]
+                budget -= len(text)
+            if text:
+                yield from self._message(
+                    output_index, text, "incomplete" if cut_off else "completed"
+                )
+                output_index += 1
+            if cut_off:
+                break
+        if not cut_off:
+            for call in self._reply.function_calls:
+                yield from self._function_call(
+                    output_index, call.name, call.arguments_json(), call.call_id
+                )
+                output_index += 1
         tail = self._late
         self._late = []
         self.finished = True
-        yield [*tail, self._done("completed", None)]
+        if cut_off:
+            details = {"type": "incomplete", "reason": "max_output_tokens"}
+            yield [*tail, self._done("incomplete", details)]
+        else:
+            yield [*tail, self._done("completed", None)]
+
+    def _char_budget(self) -> int | None:
+        # How much reply text fits in `max_output_tokens` under the usage model: text at
+        # 4 characters a token, or audio at 20 tokens a second (MS_PER_CHAR ms a character).
+        limit = self.response.get("max_output_tokens")
+        if not isinstance(limit, int) or isinstance(limit, bool):
+            return None  # "inf"
+        if self._audio_out:
+            return int(limit * 1000 / OUTPUT_AUDIO_TOKENS_PER_S / MS_PER_CHAR)
+        return limit * CHARS_PER_TOKEN
 
     def _add_item(self, output_index: int, item: dict[str, Any]) -> list[dict[str, Any]]:
         events = [
@@ -164,7 +194,9 @@ class ResponseRun:
         self.response["output"].append(item)
         return events
 
-    def _message(self, output_index: int, text: str) -> Iterator[list[dict[str, Any]]]:
+    def _message(
+        self, output_index: int, text: str, status: str = "completed"
+    ) -> Iterator[list[dict[str, Any]]]:
         item = {
             "id": new_id("item"),
             "type": "message",
@@ -191,7 +223,7 @@ class ResponseRun:
                         "response.output_text.delta", response_id=self.id, **where, delta=token
                     )
                 ]
-        yield self._close_open_item("completed")
+        yield self._close_open_item(status)
 
     def _stream_audio(self, text: str, where: dict[str, Any]) -> Iterator[list[dict[str, Any]]]:
         assert self._open is not None

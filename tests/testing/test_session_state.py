@@ -97,3 +97,31 @@ def test_receive_text_decodes_frames_and_reports_bad_json():
     assert data["event_id"] == "e1" and check(events) == ["input_audio_buffer.cleared"]
     data, events = state.receive_text("{oops")
     assert data is None and events[0]["error"]["code"] == "invalid_json"
+
+
+def test_max_output_tokens_cuts_a_text_reply_and_skips_later_calls():
+    calls = [FunctionCall("search", {"query": "x"})]
+    reply = Reply(text="one two three four five six", function_calls=calls)
+    state = RealtimeSessionState("gpt-realtime", ScriptedResponder([reply]))
+    state.receive(
+        {
+            "type": "response.create",
+            "response": {"output_modalities": ["text"], "max_output_tokens": 3},
+        }
+    )
+    events = drain(state)
+    check(events)
+    done = events[-1]["response"]
+    assert done["status"] == "incomplete"
+    assert done["status_details"] == {"type": "incomplete", "reason": "max_output_tokens"}
+    [item] = done["output"]
+    assert item["status"] == "incomplete"
+    assert item["content"][0]["text"] == "one two thre"  # 3 tokens of 4 characters
+    assert not [e for e in events if e["type"].startswith("response.function_call")]
+
+
+def test_unlimited_output_tokens_complete_the_reply():
+    state = RealtimeSessionState("gpt-realtime", ScriptedResponder([Reply(text="Hi there.")]))
+    state.receive({"type": "response.create"})
+    done = drain(state)[-1]["response"]
+    assert done["status"] == "completed" and done["output"][0]["status"] == "completed"
