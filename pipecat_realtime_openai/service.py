@@ -63,6 +63,7 @@ from pipecat_realtime_openai.service_session import RealtimeSessionBase
 from pipecat_realtime_openai.service_turns import TurnHandler
 from pipecat_realtime_openai.session_config import (
     server_answers_turns,
+    server_interrupts_replies,
     transcription_language,
     turn_detection_disabled,
 )
@@ -405,6 +406,9 @@ class OpenAIRealtimeLLMService(RealtimeSessionBase):
 
     def _server_answers_turns(self) -> bool:
         return server_answers_turns(self._effective_session())
+
+    def _server_interrupts_replies(self) -> bool:
+        return server_interrupts_replies(self._effective_session())
 
     # -- helpers for the other parts --------------------------------------------------
 

@@ -154,7 +154,10 @@ class ServerEventHandler:
         # itself in manual mode.
         self._service._turns.on_server_speech(True)
         self._service._turn_audio.on_speech_started(event.item_id, event.audio_start_ms)
-        await self._service._turns.on_barge_in()
+        if self._service._server_interrupts_replies():
+            await self._service._turns.on_barge_in()
+        # else (interrupt_response off) the server keeps the reply going, so it plays on;
+        # the turn is answered after it.
         await self._service.broadcast_frame(ProposedUserStartedSpeakingFrame)
 
     async def _on_speech_stopped(self, event: ev.InputAudioBufferSpeechStopped) -> None:

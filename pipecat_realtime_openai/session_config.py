@@ -62,6 +62,22 @@ def turn_detection_disabled(props: SessionProperties) -> bool:
     return audio_input is not None and audio_input.turn_detection is False
 
 
+def server_interrupts_replies(props: SessionProperties) -> bool:
+    """Tell whether server VAD cancels the reply in progress when the user starts talking.
+
+    Args:
+        props: The session configuration the server holds.
+
+    Returns:
+        False in manual turn mode and when ``interrupt_response`` is turned off.
+    """
+    audio_input = _audio_part(props, "input")
+    detection = audio_input.turn_detection if audio_input is not None else None
+    if detection is False:
+        return False
+    return detection is None or getattr(detection, "interrupt_response", None) is not False
+
+
 def server_answers_turns(props: SessionProperties) -> bool:
     """Tell whether server VAD answers each committed user turn by itself.
 

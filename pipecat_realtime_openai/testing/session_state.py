@@ -72,6 +72,8 @@ class RealtimeSessionState:
         self._configure_vad()
         self.active: ResponseRun | None = None
         self._speech_item_id: str | None = None
+        # A VAD turn ended while a response was active: answer it when that one is done.
+        self._turn_waiting = False
         # Input timeline position where the last response's audio ended playing, while
         # no speech came since (server VAD's idle timeout counts from there).
         self._idle_since_ms: float | None = None
@@ -138,6 +140,10 @@ class RealtimeSessionState:
             self._idle_since_ms = self.buffer.end_ms + run.audio_ms_sent
             if step is not None:
                 step = step + self._rate_limit_events(run)
+            if self._turn_waiting:
+                self._turn_waiting = False
+                self._idle_since_ms = None
+                self._start_response({}, [], [])
         return step
 
     def _rate_limit_events(self, run: ResponseRun) -> list[Event]:
@@ -245,6 +251,9 @@ class RealtimeSessionState:
             events.extend(self._start_response({}, early, late))
         else:
             events.extend(early + late)
+            # Like the real server: a turn that ends while a response is still running
+            # (interrupt_response off) is answered once that response is done.
+            self._turn_waiting = self._turn_waiting or self.vad.settings.create_response
         return events
 
     def _commit_user_audio(
@@ -410,7 +419,11 @@ class RealtimeSessionState:
         events = run.cancel(reason)
         self._previous_input_tokens = run.input_tokens or self._previous_input_tokens
         self.active = None
-        return events + self._rate_limit_events(run)
+        events += self._rate_limit_events(run)
+        if self._turn_waiting:
+            self._turn_waiting = False
+            self._start_response({}, [], [])
+        return events
 
     def _start_response(
         self, options: dict[str, Any], early: list[Event], late: list[Event]

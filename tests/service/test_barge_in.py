@@ -91,3 +91,58 @@ async def test_audio_never_heard_is_deleted_not_truncated(simulator, harnesses):
     assert "conversation.item.truncate" not in conn.client_event_types
     assistant = next(e for e in conn.server_events if e.get("type") == "response.output_item.added")
     assert deleted["item_id"] == assistant["item"]["id"]
+
+
+async def test_without_interrupt_response_the_reply_plays_on_and_the_turn_is_answered_after(
+    simulator, harnesses
+):
+    from pipecat_realtime_openai import events
+    from pipecat_realtime_openai.service import OpenAIRealtimeLLMService
+
+    settings = OpenAIRealtimeLLMService.Settings(
+        session_properties=events.SessionProperties(
+            audio=events.AudioConfiguration(
+                input=events.AudioInput(
+                    turn_detection=events.TurnDetection(interrupt_response=False)
+                )
+            )
+        )
+    )
+    simulator.pace = "realtime"
+    story = "Let me tell you a long story about the sea and the sky"
+    simulator.responder = ScriptedResponder([Reply(text=story), Reply(text="Ok")])
+    service = make_service(simulator, settings=settings)
+    harness = harnesses(service)
+    await harness.start()
+    conn = await simulator.wait_for_connection()
+    await conn.wait_for_server_event("session.updated")
+    await harness.send(
+        LLMContextFrame(context=LLMContext(messages=[{"role": "user", "content": "Story"}]))
+    )
+    await harness.down.wait_for(TTSStartedFrame)
+    await harness.send(BotStartedSpeakingFrame(), upstream=True)
+    await harness.down.wait_for(TTSAudioRawFrame, count=5)
+    await harness.send(*user_speech())
+    await conn.wait_for_server_event("input_audio_buffer.committed")
+    await harness.down.wait_for(LLMFullResponseEndFrame, count=2)
+    await harness.stop()
+
+    # Nothing was cut: no truncate, no cancel, the whole first reply was played.
+    assert "conversation.item.truncate" not in conn.client_event_types
+    assert "response.cancel" not in conn.client_event_types
+    done = [e for e in conn.server_events if e.get("type") == "response.done"]
+    assert [d["response"]["status"] for d in done] == ["completed", "completed"]
+    first_id = done[0]["response"]["id"]
+    sent = sum(
+        len(base64.b64decode(e["delta"]))
+        for e in conn.server_events
+        if e.get("type") == "response.output_audio.delta" and e.get("response_id") == first_id
+    )
+    down = harness.down
+    first_stop = down.frames.index(down.of(TTSStoppedFrame)[0])
+    played = sum(len(f.audio) for f in down.frames[:first_stop] if isinstance(f, TTSAudioRawFrame))
+    assert played == sent
+    # The server answered the turn by itself after the reply: one response.create (ours).
+    assert conn.client_event_types.count("response.create") == 1
+    assert len(down.of(LLMFullResponseStartFrame)) == len(down.of(LLMFullResponseEndFrame)) == 2
+    assert len(down.of(TTSStartedFrame)) == len(down.of(TTSStoppedFrame)) == 2
