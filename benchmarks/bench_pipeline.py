@@ -265,6 +265,11 @@ class Control:
         reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=64 * 1024 * 1024)
         return cls(reader, writer)
 
+    async def close(self) -> None:
+        """Close the control connection (before the simulator process is stopped)."""
+        self._writer.close()
+        await self._writer.wait_closed()
+
     async def call(self, **request: Any) -> dict[str, Any]:
         """Send one request and return the answer; raise if the simulator reports an error."""
         request.setdefault("timeout", 120.0)

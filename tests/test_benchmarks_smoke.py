@@ -242,3 +242,34 @@ def test_concurrent_table_subtracts_the_floor() -> None:
     assert "| Output path, 10 sessions at real-time pace (whole pipeline) | 1.100 | 1.400 |" in text
     assert "| ... above the floor (0.800) | 0.300 | 0.600 | 0.50 |" in text
     assert "| ... above the floor (1.000) | 0.500 | 1.000 | 0.50 |" in text
+
+
+@pytest.mark.timeout(90)
+def test_realtime_input_benchmark_runs_at_a_tiny_size() -> None:
+    completed = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "bench_input_rt.py"),
+            "--rounds",
+            "1",
+            "--seconds",
+            "0.4",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=80,
+        cwd=ROOT,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert TABLE_HEADER in completed.stdout
+    line = next(line for line in completed.stdout.splitlines() if "whole pipeline" in line)
+    ours, builtin = (float(cell) for cell in line.split("|")[2:4])
+    assert ours > 0 and builtin > 0
+
+
+def test_realtime_input_table_subtracts_the_floor() -> None:
+    from benchmarks.bench_input_rt import table
+
+    text = table({"floor": [2.0, 2.2], "ours": [2.5], "builtin": [3.1]})
+    assert "| ... above the floor (2.100) | 0.400 | 1.000 | 0.40 |" in text
+    assert "- floor: 2.000, 2.200" in text
