@@ -42,7 +42,13 @@ async def _one_session(
     from pipecat.processors.aggregators.llm_context import LLMContext
     from pipecat.workers.runner import WorkerRunner
 
-    from benchmarks.bench_pipeline import AudioSink, FloorService, input_frames, make_service
+    from benchmarks.bench_pipeline import (
+        AudioSink,
+        FloorService,
+        input_frames,
+        make_service,
+        push_paced,
+    )
 
     service = make_service(kind, url, 20, realtime=True)
     sink = AudioSink(keep_arrivals=False)
@@ -61,13 +67,7 @@ async def _one_session(
         await worker.queue_frame(LLMContextFrame(LLMContext(messages=[message])))
         await sink.done.wait()
     else:
-        loop = asyncio.get_running_loop()
-        start = loop.time()
-        for index, frame in enumerate(frames):
-            delay = start + index * FRAME_S - loop.time()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            await worker.queue_frame(frame)
+        await push_paced(worker, frames)
         if isinstance(service, FloorService):
             await service.wait_for_input(len(frames))
         else:

@@ -37,7 +37,7 @@ async def one_run(kind: str, url: str, control: Any, frames: list[Any]) -> float
     from pipecat.pipeline.worker import PipelineWorker
     from pipecat.workers.runner import WorkerRunner
 
-    from benchmarks.bench_pipeline import AudioSink, FloorService, make_service
+    from benchmarks.bench_pipeline import AudioSink, FloorService, make_service, push_paced
 
     service = make_service(kind, url, 20, realtime=True)
     worker = PipelineWorker(
@@ -50,14 +50,8 @@ async def one_run(kind: str, url: str, control: Any, frames: list[Any]) -> float
     run = asyncio.create_task(runner.run())
     conn = None if kind == "floor" else (await control.call(op="claim"))["conn"]
     await asyncio.sleep(0.05)
-    loop = asyncio.get_running_loop()
     start_cpu = time.process_time()
-    start = loop.time()
-    for index, frame in enumerate(frames):
-        delay = start + index * FRAME_S - loop.time()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        await worker.queue_frame(frame)
+    await push_paced(worker, frames)
     seconds = len(frames) * FRAME_S
     if isinstance(service, FloorService):
         await service.wait_for_input(len(frames))

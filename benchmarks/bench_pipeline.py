@@ -15,6 +15,7 @@ import asyncio
 import json
 import re
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -79,6 +80,27 @@ def input_frames(seconds: float) -> list[InputAudioRawFrame]:
         )
         for i in range(count)
     ]
+
+
+async def push_paced(
+    worker: Any, frames: list[Frame], on_push: Callable[[], None] | None = None
+) -> None:
+    """Queue `frames` into a pipeline worker one every `FRAME_MS`, as a transport would.
+
+    Args:
+        worker: The ``PipelineWorker``.
+        frames: The frames, each `FRAME_MS` of audio.
+        on_push: Called just before each frame is queued (to timestamp it).
+    """
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    for index, frame in enumerate(frames):
+        delay = start + index * FRAME_MS / 1000 - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        if on_push is not None:
+            on_push()
+        await worker.queue_frame(frame)
 
 
 class FloorService(FrameProcessor):

@@ -48,6 +48,7 @@ from benchmarks.bench_pipeline import (
     FloorService,
     input_frames,
     make_service,
+    push_paced,
 )
 from benchmarks.bench_stats import match_chunks
 
@@ -173,15 +174,11 @@ class Bench:
     async def push_input(self, session: Session, seconds: float, paced: bool) -> list[int]:
         frames = self.frames[: int(seconds * 1000 / FRAME_MS)]
         pushed_ns: list[int] = []
-        loop = asyncio.get_running_loop()
-        start = loop.time()
-        for index, frame in enumerate(frames):
-            if paced:
-                delay = start + index * FRAME_MS / 1000 - loop.time()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                pushed_ns.append(time.monotonic_ns())
-            await session.worker.queue_frame(frame)
+        if paced:
+            await push_paced(session.worker, frames, lambda: pushed_ns.append(time.monotonic_ns()))
+        else:
+            for frame in frames:
+                await session.worker.queue_frame(frame)
         return pushed_ns
 
     async def wait_input(self, session: Session, seconds: float) -> dict[str, Any]:

@@ -201,29 +201,32 @@ def test_cprofile_summary_reports_shares_of_busy_time(tmp_path: Path) -> None:
     assert any("<lambda>" in row and "| 20000 |" in row for row in rows)
 
 
-@pytest.mark.timeout(120)
-def test_concurrent_benchmark_runs_at_a_tiny_size() -> None:
+def run_benchmark(script: str, *args: str, timeout: float) -> str:
+    """Run a benchmark script at a tiny size; return its stdout (the table)."""
     completed = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "benchmarks" / "bench_concurrent.py"),
-            "--sessions",
-            "2",
-            "--seconds",
-            "0.3",
-            "--rounds",
-            "1",
-        ],
+        [sys.executable, str(ROOT / "benchmarks" / script), *args],
         capture_output=True,
         text=True,
-        timeout=110,
+        timeout=timeout,
         cwd=ROOT,
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
     assert TABLE_HEADER in completed.stdout
+    return completed.stdout
+
+
+def ours_and_builtin(table: str, label: str) -> tuple[float, float]:
+    line = next(line for line in table.splitlines() if label in line)
+    ours, builtin = (float(cell) for cell in line.split("|")[2:4])
+    return ours, builtin
+
+
+@pytest.mark.timeout(120)
+def test_concurrent_benchmark_runs_at_a_tiny_size() -> None:
+    args = ("--sessions", "2", "--seconds", "0.3", "--rounds", "1")
+    table = run_benchmark("bench_concurrent.py", *args, timeout=110)
     for label in ("Output path, 2 sessions", "Input path, 2 sessions"):
-        line = next(line for line in completed.stdout.splitlines() if label in line)
-        ours, builtin = (float(cell) for cell in line.split("|")[2:4])
+        ours, builtin = ours_and_builtin(table, label)
         assert ours > 0 and builtin > 0
 
 
@@ -246,24 +249,8 @@ def test_concurrent_table_subtracts_the_floor() -> None:
 
 @pytest.mark.timeout(90)
 def test_realtime_input_benchmark_runs_at_a_tiny_size() -> None:
-    completed = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "benchmarks" / "bench_input_rt.py"),
-            "--rounds",
-            "1",
-            "--seconds",
-            "0.4",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=80,
-        cwd=ROOT,
-    )
-    assert completed.returncode == 0, completed.stderr[-3000:]
-    assert TABLE_HEADER in completed.stdout
-    line = next(line for line in completed.stdout.splitlines() if "whole pipeline" in line)
-    ours, builtin = (float(cell) for cell in line.split("|")[2:4])
+    table = run_benchmark("bench_input_rt.py", "--rounds", "1", "--seconds", "0.4", timeout=80)
+    ours, builtin = ours_and_builtin(table, "whole pipeline")
     assert ours > 0 and builtin > 0
 
 

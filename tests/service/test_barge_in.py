@@ -28,6 +28,18 @@ def user_speech() -> list[InputAudioRawFrame]:
     ]
 
 
+async def talk_over_the_bot(harness) -> None:
+    """Ask for a story, let its playback begin, then speak while the bot talks."""
+    await harness.send(
+        LLMContextFrame(context=LLMContext(messages=[{"role": "user", "content": "Story"}]))
+    )
+    await harness.down.wait_for(TTSStartedFrame)
+    # The transport reports that playback began.
+    await harness.send(BotStartedSpeakingFrame(), upstream=True)
+    await harness.down.wait_for(TTSAudioRawFrame, count=5)
+    await harness.send(*user_speech())
+
+
 async def test_barge_in_truncates_within_received_audio(simulator, harnesses):
     simulator.pace = "realtime"
     simulator.responder = ScriptedResponder(
@@ -40,14 +52,7 @@ async def test_barge_in_truncates_within_received_audio(simulator, harnesses):
     harness = harnesses(service)
     await harness.start()
     conn = await simulator.wait_for_connection()
-    await harness.send(
-        LLMContextFrame(context=LLMContext(messages=[{"role": "user", "content": "Story"}]))
-    )
-    await harness.down.wait_for(TTSStartedFrame)
-    # The transport reports that playback began.
-    await harness.send(BotStartedSpeakingFrame(), upstream=True)
-    await harness.down.wait_for(TTSAudioRawFrame, count=5)
-    await harness.send(*user_speech())
+    await talk_over_the_bot(harness)
     truncate = await conn.wait_for_client_event("conversation.item.truncate")
     await harness.down.wait_for(LLMFullResponseEndFrame, count=2)
     await harness.stop()
@@ -116,13 +121,7 @@ async def test_without_interrupt_response_the_reply_plays_on_and_the_turn_is_ans
     await harness.start()
     conn = await simulator.wait_for_connection()
     await conn.wait_for_server_event("session.updated")
-    await harness.send(
-        LLMContextFrame(context=LLMContext(messages=[{"role": "user", "content": "Story"}]))
-    )
-    await harness.down.wait_for(TTSStartedFrame)
-    await harness.send(BotStartedSpeakingFrame(), upstream=True)
-    await harness.down.wait_for(TTSAudioRawFrame, count=5)
-    await harness.send(*user_speech())
+    await talk_over_the_bot(harness)
     await conn.wait_for_server_event("input_audio_buffer.committed")
     await harness.down.wait_for(LLMFullResponseEndFrame, count=2)
     await harness.stop()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pipecat.frames.frames import (
     ErrorFrame,
     InputAudioRawFrame,
@@ -16,7 +18,7 @@ from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat_realtime_openai import events
 from pipecat_realtime_openai.service import OpenAIRealtimeLLMService
 from pipecat_realtime_openai.testing import Reply, ScriptedResponder
-from tests.service.conftest import frames_of, make_service, silence, tone
+from tests.service.conftest import Harness, frames_of, make_service, silence, tone
 
 IDLE_MS = 5000
 IDLE_SESSION = OpenAIRealtimeLLMService.Settings(
@@ -35,15 +37,20 @@ def audio_frames(audio: bytes) -> list[InputAudioRawFrame]:
     ]
 
 
-async def test_idle_timeout_is_answered_once_with_balanced_frames(simulator, harnesses):
-    simulator.responder = ScriptedResponder([Reply(text="Hello!"), Reply(text="Still there?")])
-    service = make_service(simulator, settings=IDLE_SESSION)
-    harness = harnesses(service)
+async def after_first_reply(simulator, harnesses, second_reply: str) -> tuple[Harness, Any]:
+    """A running bot with the idle timeout on, right after it answered a first turn."""
+    simulator.responder = ScriptedResponder([Reply(text="Hello!"), Reply(text=second_reply)])
+    harness = harnesses(make_service(simulator, settings=IDLE_SESSION))
     await harness.start()
     conn = await simulator.wait_for_connection()
     await conn.wait_for_server_event("session.updated")
     await harness.send(LLMContextFrame(LLMContext(messages=[{"role": "user", "content": "Hi"}])))
     await harness.down.wait_for(LLMFullResponseEndFrame)
+    return harness, conn
+
+
+async def test_idle_timeout_is_answered_once_with_balanced_frames(simulator, harnesses):
+    harness, conn = await after_first_reply(simulator, harnesses, "Still there?")
     # The user says nothing for longer than the timeout (counted after the reply played).
     await harness.send(*audio_frames(silence(IDLE_MS + 2000)))
     timeout = await conn.wait_for_server_event("input_audio_buffer.timeout_triggered")
@@ -62,14 +69,7 @@ async def test_idle_timeout_is_answered_once_with_balanced_frames(simulator, har
 
 
 async def test_speech_before_the_timeout_resets_it(simulator, harnesses):
-    simulator.responder = ScriptedResponder([Reply(text="Hello!"), Reply(text="Sure.")])
-    service = make_service(simulator, settings=IDLE_SESSION)
-    harness = harnesses(service)
-    await harness.start()
-    conn = await simulator.wait_for_connection()
-    await conn.wait_for_server_event("session.updated")
-    await harness.send(LLMContextFrame(LLMContext(messages=[{"role": "user", "content": "Hi"}])))
-    await harness.down.wait_for(LLMFullResponseEndFrame)
+    harness, conn = await after_first_reply(simulator, harnesses, "Sure.")
     # Speech well inside the timeout, then less silence than the timeout after its reply.
     speech = silence(IDLE_MS - 2000) + tone(500) + silence(800)
     await harness.send(*audio_frames(speech))
