@@ -62,6 +62,16 @@ def turn_detection_disabled(props: SessionProperties) -> bool:
     return audio_input is not None and audio_input.turn_detection is False
 
 
+def _server_vad_option(props: SessionProperties, option: str) -> bool:
+    # Server turn detection is on unless turned off (False); an option of it is on
+    # unless explicitly False (None and unset take the server's default, which is on).
+    audio_input = _audio_part(props, "input")
+    detection = audio_input.turn_detection if audio_input is not None else None
+    if detection is False:
+        return False
+    return detection is None or getattr(detection, option, None) is not False
+
+
 def server_interrupts_replies(props: SessionProperties) -> bool:
     """Tell whether server VAD cancels the reply in progress when the user starts talking.
 
@@ -71,11 +81,7 @@ def server_interrupts_replies(props: SessionProperties) -> bool:
     Returns:
         False in manual turn mode and when ``interrupt_response`` is turned off.
     """
-    audio_input = _audio_part(props, "input")
-    detection = audio_input.turn_detection if audio_input is not None else None
-    if detection is False:
-        return False
-    return detection is None or getattr(detection, "interrupt_response", None) is not False
+    return _server_vad_option(props, "interrupt_response")
 
 
 def server_answers_turns(props: SessionProperties) -> bool:
@@ -87,11 +93,7 @@ def server_answers_turns(props: SessionProperties) -> bool:
     Returns:
         True with server turn detection whose ``create_response`` is not turned off.
     """
-    audio_input = _audio_part(props, "input")
-    detection = audio_input.turn_detection if audio_input is not None else None
-    if detection is False:
-        return False
-    return detection is None or getattr(detection, "create_response", None) is not False
+    return _server_vad_option(props, "create_response")
 
 
 def input_format(props: SessionProperties) -> AudioFormatSpec:
