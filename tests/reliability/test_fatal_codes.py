@@ -227,10 +227,7 @@ async def live_session(
         yield service, harness, conn
         await harness.stop()
     finally:
-        task = harness._run_task
-        if task is not None and not task.done():
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+        await harness.abort()
 
 
 def completed_responses(conn: SimulatedConnection) -> int:

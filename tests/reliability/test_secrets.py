@@ -10,7 +10,6 @@ the log and from every ErrorFrame.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 from collections.abc import Iterator
 
@@ -157,10 +156,7 @@ async def test_no_key_and_no_audio_in_logs_or_error_frames_across_a_whole_sessio
             fatal = await harness.up.wait_for(ErrorFrame, count=2)
             await harness.stop()
         finally:
-            task = harness._run_task
-            if task is not None and not task.done():
-                task.cancel()
-                await asyncio.gather(task, return_exceptions=True)
+            await harness.abort()
         assert_client_events_official(sim)
         connections = list(sim.connections)
 

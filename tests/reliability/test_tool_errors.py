@@ -93,10 +93,7 @@ async def tool_session(
             yield harness, conn
             await harness.stop()
         finally:
-            task = harness._run_task
-            if task is not None and not task.done():
-                task.cancel()
-                await asyncio.gather(task, return_exceptions=True)
+            await harness.abort()
         assert_client_events_official(sim)
 
 

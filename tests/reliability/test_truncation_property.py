@@ -246,10 +246,7 @@ class Lane:
         try:
             await self.harness.stop()
         except TimeoutError:
-            task = self.harness._run_task
-            if task is not None:
-                task.cancel()
-                await asyncio.gather(task, return_exceptions=True)
+            await self.harness.abort()
             raise
 
     async def run(self) -> LaneReport:

@@ -96,6 +96,13 @@ class Harness:
             await self._run_task
         self._run_task = None
 
+    async def abort(self) -> None:
+        """Cancel the pipeline if it is still running (cleanup after a failed test)."""
+        task = self._run_task
+        if task is not None and not task.done():
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
 
 def assert_client_events_official(simulator: RealtimeSimulator) -> None:
     problems = []
@@ -133,10 +140,7 @@ async def harnesses() -> AsyncIterator[Callable[..., Harness]]:
 
     yield factory
     for harness in created:
-        task = harness._run_task
-        if task is not None and not task.done():
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+        await harness.abort()
 
 
 def tone(duration_ms: int, rate: int = 24000, channels: int = 1, amplitude: int = 8000) -> bytes:

@@ -41,6 +41,11 @@ def ramp(n_samples: int, start: int = 0) -> bytes:
     return (np.arange(start, start + n_samples) % 20000).astype("<i2").tobytes()
 
 
+async def cancel_task(task: asyncio.Task) -> None:
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+
 def path(wire: Wire, **kwargs) -> InputAudioPath:
     options = {"batch_ms": 40, "flush_after_ms": 40, "max_pending_secs": 10.0, "preroll_secs": None}
     options.update(kwargs)
@@ -130,24 +135,13 @@ async def test_pause_timer_flushes_the_tail():
     wire = Wire()
     audio_in = path(wire, batch_ms=100, flush_after_ms=20)
     await audio_in.set_ready(True)
-    tasks: list[asyncio.Task] = []
-
-    def start(coro):
-        task = asyncio.ensure_future(coro)
-        tasks.append(task)
-        return task
-
-    async def stop(task):
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-
-    audio_in.start(start)
+    audio_in.start(asyncio.ensure_future)
     await audio_in.push(ramp(3000), 24000, 1)  # 125 ms: one batch, 25 ms held
     async with asyncio.timeout(2):
         while len(wire.audio()) < 6000:
             wire.sent.clear()
             await wire.sent.wait()
-    await audio_in.stop(stop)
+    await audio_in.stop(cancel_task)
     assert wire.audio() == ramp(3000)
 
 
@@ -155,18 +149,7 @@ async def test_flowing_audio_is_not_flushed_early_and_the_pause_flushes_once():
     wire = Wire()
     audio_in = path(wire, batch_ms=100, flush_after_ms=150)
     await audio_in.set_ready(True)
-    tasks: list[asyncio.Task] = []
-
-    def start(coro):
-        task = asyncio.ensure_future(coro)
-        tasks.append(task)
-        return task
-
-    async def stop(task):
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-
-    audio_in.start(start)
+    audio_in.start(asyncio.ensure_future)
     frames = [ramp(480, i * 480) for i in range(26)]  # 26 x 20 ms = 520 ms
     for frame in frames:
         await audio_in.push(frame, 24000, 1)
@@ -177,7 +160,7 @@ async def test_flowing_audio_is_not_flushed_early_and_the_pause_flushes_once():
         while len(wire.audio()) < 26 * 960:
             wire.sent.clear()
             await wire.sent.wait()
-    await audio_in.stop(stop)
+    await audio_in.stop(cancel_task)
     assert wire.audio() == b"".join(frames)
     assert len(wire.texts) == 6  # the five batches and the flushed 20 ms tail
 
