@@ -105,7 +105,7 @@ async def run_client(base_url: str, control: Control, drops: int) -> dict[str, A
     from pipecat.workers.runner import WorkerRunner
 
     from pipecat_realtime_openai import OpenAIRealtimeLLMService
-    from pipecat_realtime_openai.reconnect import ReconnectInfo, ReconnectOptions
+    from pipecat_realtime_openai.core.reconnect import ReconnectInfo, ReconnectOptions
 
     class Answers(FrameProcessor):
         def __init__(self) -> None:

@@ -6,7 +6,7 @@ Migrating from Pipecat's built-in service changes one import::
 """
 
 from pipecat_realtime_openai import events
-from pipecat_realtime_openai.reconnect import ReconnectInfo, ReconnectOptions
+from pipecat_realtime_openai.core.reconnect import ReconnectInfo, ReconnectOptions
 from pipecat_realtime_openai.service import OpenAIRealtimeLLMService
 from pipecat_realtime_openai.settings import OpenAIRealtimeLLMSettings
 

@@ -7,7 +7,7 @@ settings, public methods and event handlers). The work is split by job:
 * :mod:`~pipecat_realtime_openai.connection`: WebSocket I/O;
 * :mod:`~pipecat_realtime_openai.service_session`: connection lifecycle, sending,
   session configuration, error policy (the base class);
-* :mod:`~pipecat_realtime_openai.session_config`: what each ``session.update`` carries;
+* :mod:`~pipecat_realtime_openai.core.session_config`: what each ``session.update`` carries;
 * :mod:`~pipecat_realtime_openai.service_events`: server events -> frames;
 * :mod:`~pipecat_realtime_openai.service_input`: user audio and video -> client events;
 * :mod:`~pipecat_realtime_openai.service_conversation` (decisions in
@@ -52,21 +52,21 @@ from pipecat.turns.user_turn_strategies import ExternalUserTurnStrategies
 from pipecat.utils.tracing.service_decorators import traced_openai_realtime, traced_stt
 from pipecat.utils.types import assert_given
 
-from pipecat_realtime_openai.protocol.client_events import (
-    ConversationItemRetrieveEvent,
-)
-from pipecat_realtime_openai.protocol.items import ConversationItem
-from pipecat_realtime_openai.protocol.session import ImageDetail
-from pipecat_realtime_openai.reconnect import ReconnectOptions
-from pipecat_realtime_openai.service_conversation import ConversationBridge
-from pipecat_realtime_openai.service_session import RealtimeSessionBase
-from pipecat_realtime_openai.service_turns import TurnHandler
-from pipecat_realtime_openai.session_config import (
+from pipecat_realtime_openai.core.reconnect import ReconnectOptions
+from pipecat_realtime_openai.core.session_config import (
     server_answers_turns,
     server_interrupts_replies,
     transcription_language,
     turn_detection_disabled,
 )
+from pipecat_realtime_openai.protocol.client_events import (
+    ConversationItemRetrieveEvent,
+)
+from pipecat_realtime_openai.protocol.items import ConversationItem
+from pipecat_realtime_openai.protocol.session import ImageDetail
+from pipecat_realtime_openai.service_conversation import ConversationBridge
+from pipecat_realtime_openai.service_session import RealtimeSessionBase
+from pipecat_realtime_openai.service_turns import TurnHandler
 from pipecat_realtime_openai.settings import OpenAIRealtimeLLMSettings, initial_settings
 
 DEFAULT_BASE_URL = "wss://api.openai.com/v1/realtime"
@@ -88,7 +88,7 @@ class OpenAIRealtimeLLMService(RealtimeSessionBase):
       only the input transcription of the item completed)
     - ``on_reconnecting(service, info)`` before each reconnect attempt and
       ``on_reconnected(service, info)`` once the conversation is restored; ``info`` is
-      a :class:`~pipecat_realtime_openai.reconnect.ReconnectInfo` (attempt, reason,
+      a :class:`~pipecat_realtime_openai.core.reconnect.ReconnectInfo` (attempt, reason,
       delay, downtime).
 
     Example::

@@ -6,9 +6,9 @@ sends what later context frames and ``LLMMessagesAppendFrame`` add, delivers fun
 call results (one ``response.create`` after the last result of a tool round), and
 decides when a context frame asks for a response. What to send is decided by
 :class:`~pipecat_realtime_openai.service_context.ConversationSync` and
-:class:`~pipecat_realtime_openai.state.function_calls.FunctionCallTracker`.
+:class:`~pipecat_realtime_openai.core.function_calls.FunctionCallTracker`.
 
-It also keeps a :class:`~pipecat_realtime_openai.conversation.ConversationMirror` of the
+It also keeps a :class:`~pipecat_realtime_openai.core.conversation.ConversationMirror` of the
 server conversation, and rebuilds the conversation from it on the new connection after
 a reconnect or a session rollover (ids kept, items in order); items made meanwhile wait
 behind the restore.
@@ -29,10 +29,10 @@ from pipecat.processors.aggregators.llm_context import LLMContext, standard_mess
 from pipecat.processors.frame_processor import FrameDirection
 from pipecat.utils.types import assert_given
 
-from pipecat_realtime_openai.conversation import ConversationMirror
+from pipecat_realtime_openai.core.conversation import ConversationMirror
+from pipecat_realtime_openai.core.restore import restore_events
 from pipecat_realtime_openai.protocol.client_events import ConversationItemCreateEvent
 from pipecat_realtime_openai.protocol.items import ConversationItem
-from pipecat_realtime_openai.restore import restore_events
 from pipecat_realtime_openai.service_context import (
     ConversationSync,
     downstream_context_wants_response,

@@ -24,6 +24,7 @@ from PIL import Image
 
 from pipecat_realtime_openai.audio.formats import AudioFormatSpec
 from pipecat_realtime_openai.audio.pipeline import InputAudioConverter
+from pipecat_realtime_openai.core.turn_audio import TurnAudio
 from pipecat_realtime_openai.protocol.client_events import (
     InputAudioBufferClearEvent,
     InputAudioBufferCommitEvent,
@@ -31,7 +32,6 @@ from pipecat_realtime_openai.protocol.client_events import (
 from pipecat_realtime_openai.protocol.fast import encode_append
 from pipecat_realtime_openai.protocol.items import ConversationItem, ItemContent
 from pipecat_realtime_openai.protocol.session import ImageDetail
-from pipecat_realtime_openai.turn_audio import TurnAudio
 
 DEFAULT_PREROLL_SECS = 0.5
 """Manual-mode pre-roll when no VAD reported its ``start_secs``."""

@@ -10,8 +10,8 @@ error. Each new connection resumes the conversation of the lost one (see
 conversation items, what was made meanwhile, the held user audio, and the answer the
 user was still owed.
 
-The decisions are pure and live in :mod:`~pipecat_realtime_openai.reconnect`,
-:mod:`~pipecat_realtime_openai.rollover` and :mod:`~pipecat_realtime_openai.restore`.
+The decisions are pure and live in :mod:`~pipecat_realtime_openai.core.reconnect`,
+:mod:`~pipecat_realtime_openai.core.rollover` and :mod:`~pipecat_realtime_openai.core.restore`.
 """
 
 from __future__ import annotations
@@ -27,8 +27,9 @@ from loguru import logger
 from pipecat.utils.errors import ErrorCategory
 
 from pipecat_realtime_openai.connection import ConnectionRefusedByServer, RealtimeConnection
-from pipecat_realtime_openai.errors import classify_error, classify_http_status
-from pipecat_realtime_openai.reconnect import (
+from pipecat_realtime_openai.core.errors import classify_error, classify_http_status
+from pipecat_realtime_openai.core.function_calls import FunctionCallTracker
+from pipecat_realtime_openai.core.reconnect import (
     ConnectionEnd,
     DisconnectReason,
     ReconnectInfo,
@@ -37,9 +38,8 @@ from pipecat_realtime_openai.reconnect import (
     Retry,
     Stop,
 )
-from pipecat_realtime_openai.restore import answer_owed_after_drop
-from pipecat_realtime_openai.rollover import Activity, RolloverSchedule
-from pipecat_realtime_openai.state.function_calls import FunctionCallTracker
+from pipecat_realtime_openai.core.restore import answer_owed_after_drop
+from pipecat_realtime_openai.core.rollover import Activity, RolloverSchedule
 
 if TYPE_CHECKING:
     from pipecat_realtime_openai.service import OpenAIRealtimeLLMService

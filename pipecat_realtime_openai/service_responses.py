@@ -4,7 +4,7 @@
 ``response.create``: requests wait for the session to be configured, are owed while
 another response runs, and are dropped when the user barges in (the user's turn brings
 its own response). It also pushes the frames that open and close each response, using
-:class:`~pipecat_realtime_openai.state.response.ResponseLifecycle` to keep them
+:class:`~pipecat_realtime_openai.core.lifecycle.ResponseLifecycle` to keep them
 balanced.
 """
 
@@ -18,8 +18,8 @@ from pipecat.frames.frames import (
     TTSStoppedFrame,
 )
 
+from pipecat_realtime_openai.core.lifecycle import Closing, ResponseLifecycle
 from pipecat_realtime_openai.protocol.client_events import ResponseCreateEvent
-from pipecat_realtime_openai.state.response import Closing, ResponseLifecycle
 
 if TYPE_CHECKING:
     from pipecat_realtime_openai.service import OpenAIRealtimeLLMService

@@ -28,42 +28,34 @@ from websockets.exceptions import ConnectionClosed
 
 from pipecat_realtime_openai.audio.pipeline import OutputAudioDecoder
 from pipecat_realtime_openai.connection import RealtimeConnection
-from pipecat_realtime_openai.errors import ErrorAction, ErrorRule, classify_error
+from pipecat_realtime_openai.core.errors import ErrorAction, ErrorRule, classify_error
+from pipecat_realtime_openai.core.function_calls import FunctionCallTracker
+from pipecat_realtime_openai.core.playback import PlaybackTracker
+from pipecat_realtime_openai.core.reconnect import ReconnectOptions
+from pipecat_realtime_openai.core.session_config import (
+    SessionConfigState,
+    input_format,
+    output_format,
+    response_modalities,
+    session_wire_dict,
+    turn_detection_disabled,
+)
+from pipecat_realtime_openai.core.turn_audio import InputAudioTimeline, TurnAudio
 from pipecat_realtime_openai.protocol.base import WIRE_CONTEXT
 from pipecat_realtime_openai.protocol.client_events import ClientEvent, SessionUpdateEvent
 from pipecat_realtime_openai.protocol.fast import merge_delta_runs
 from pipecat_realtime_openai.protocol.parse import parse_server_event
 from pipecat_realtime_openai.protocol.responses import RealtimeError
 from pipecat_realtime_openai.protocol.session import ImageDetail, SessionProperties
-from pipecat_realtime_openai.reconnect import ReconnectOptions
 from pipecat_realtime_openai.service_context import ItemRetrievals
 from pipecat_realtime_openai.service_events import ServerEventHandler
 from pipecat_realtime_openai.service_input import InputAudioPath, VideoInput
 from pipecat_realtime_openai.service_reconnect import ConnectionSupervisor
 from pipecat_realtime_openai.service_responses import ResponseCoordinator
-from pipecat_realtime_openai.session_config import (
-    SessionConfigState,
-    input_format,
-    output_format,
-    response_modalities,
-    turn_detection_disabled,
-)
-from pipecat_realtime_openai.settings import OpenAIRealtimeLLMSettings, session_wire_dict
-from pipecat_realtime_openai.state.function_calls import FunctionCallTracker
-from pipecat_realtime_openai.state.playback import PlaybackTracker
-from pipecat_realtime_openai.turn_audio import InputAudioTimeline, TurnAudio
+from pipecat_realtime_openai.settings import OpenAIRealtimeLLMSettings
 
 # Longest spoken turn whose audio can be restored (audio kept per connection).
 _TURN_AUDIO_KEEP_MS = 60_000
-
-_FATAL_CATEGORIES = {
-    "invalid_api_key": ErrorCategory.AUTHENTICATION,
-    "http_401": ErrorCategory.AUTHENTICATION,
-    "http_403": ErrorCategory.AUTHORIZATION,
-    "account_deactivated": ErrorCategory.AUTHORIZATION,
-    "insufficient_quota": ErrorCategory.QUOTA,
-    "billing_hard_limit_reached": ErrorCategory.QUOTA,
-}
 
 
 class RealtimeSessionBase(LLMService[OpenAIRealtimeLLMAdapter]):
@@ -380,9 +372,7 @@ class RealtimeSessionBase(LLMService[OpenAIRealtimeLLMAdapter]):
             if self._conn is not None:
                 await self._supervisor.retire(self._conn, code or "reconnect asked by the server")
         else:
-            await self._push_fatal_error(
-                text, _FATAL_CATEGORIES.get(code or "", ErrorCategory.UNKNOWN)
-            )
+            await self._push_fatal_error(text, ErrorCategory(rule.category))
             # Retrying cannot help: end the connection, and with it the session.
             if self._conn is not None:
                 await self._conn.close()

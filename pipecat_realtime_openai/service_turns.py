@@ -12,12 +12,12 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
+from pipecat_realtime_openai.core.playback import DeleteItem, TruncateItem
 from pipecat_realtime_openai.protocol.client_events import (
     ConversationItemDeleteEvent,
     ConversationItemTruncateEvent,
     ResponseCancelEvent,
 )
-from pipecat_realtime_openai.state.playback import DeleteItem, TruncateItem
 
 if TYPE_CHECKING:
     from pipecat_realtime_openai.service import OpenAIRealtimeLLMService

@@ -27,12 +27,6 @@ from pipecat_realtime_openai.protocol.session import SessionProperties
 DEFAULT_MODEL = "gpt-realtime-2.1"
 """Model used when none is configured (the same default as Pipecat's built-in service)."""
 
-# Fields of the session object that only the server fills in; a client never sends them.
-_SERVER_ONLY_FIELDS = ("object", "id", "expires_at")
-
-# Session objects whose keys the server merges one by one on session.update.
-_MERGED_CONTAINERS = frozenset({"audio", "input", "output"})
-
 
 def normalize_tools(tools: Any) -> Any:
     """Wrap a plain list of Pipecat standard tools in a ``ToolsSchema``.
@@ -241,56 +235,3 @@ def initial_settings(
     if settings is not None:
         store.apply_update(settings)
     return store, deprecated
-
-
-def session_wire_dict(props: SessionProperties) -> dict[str, Any]:
-    """Return the client-sendable wire dict of a session, without its tools.
-
-    Server-only fields (``id``, ``object``, ``expires_at``) and ``model`` (fixed by the
-    connection URL) are dropped; tools are left out because they need the Pipecat
-    adapter to become wire dicts.
-
-    Args:
-        props: The session configuration.
-
-    Returns:
-        The JSON-compatible dict.
-    """
-    data = props.model_copy(update={"tools": None}).to_dict()
-    data.pop("tools", None)
-    data.pop("model", None)
-    for name in _SERVER_ONLY_FIELDS:
-        data.pop(name, None)
-    return data
-
-
-def session_diff(previous: Mapping[str, Any], desired: Mapping[str, Any]) -> dict[str, Any]:
-    """Return the part of ``desired`` that differs from ``previous``.
-
-    The containers ``audio``, ``audio.input`` and ``audio.output`` are compared key by
-    key so that changing only the voice sends only ``audio.output.voice``; every other
-    value (a format, a turn detection object, the tool list) is compared and sent
-    whole, because the server replaces those objects rather than merging them. Keys
-    absent from ``desired`` are not reported: the server keeps a value until it is
-    given a new one.
-
-    Args:
-        previous: The session as last sent (wire dict).
-        desired: The session as it should now be (wire dict).
-
-    Returns:
-        A wire dict holding only what changed; empty when nothing did.
-    """
-    diff: dict[str, Any] = {}
-    for key, value in desired.items():
-        if key not in previous:
-            diff[key] = value
-            continue
-        old = previous[key]
-        if key in _MERGED_CONTAINERS and isinstance(value, Mapping) and isinstance(old, Mapping):
-            nested = session_diff(old, value)
-            if nested:
-                diff[key] = nested
-        elif value != old:
-            diff[key] = value
-    return diff

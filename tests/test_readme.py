@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pipecat_realtime_openai.errors import error_policy_markdown
+from pipecat_realtime_openai.core.errors import error_policy_markdown
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 SNIPPETS = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.DOTALL)

@@ -35,10 +35,10 @@ from pipecat.frames.frames import (
     TTSTextFrame,
 )
 
-from pipecat_realtime_openai.errors import ErrorAction, classify_error, classify_http_status
-from pipecat_realtime_openai.reconnect import ReconnectOptions
+from pipecat_realtime_openai.core.errors import ErrorAction, classify_error, classify_http_status
+from pipecat_realtime_openai.core.lifecycle import Closing, ResponseLifecycle
+from pipecat_realtime_openai.core.reconnect import ReconnectOptions
 from pipecat_realtime_openai.service import OpenAIRealtimeLLMService
-from pipecat_realtime_openai.state.response import Closing, ResponseLifecycle
 from pipecat_realtime_openai.testing import (
     InjectedError,
     RealtimeSimulator,

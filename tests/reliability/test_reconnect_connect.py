@@ -12,7 +12,7 @@ import pytest
 from pipecat.frames.frames import ErrorFrame, LLMFullResponseEndFrame
 from pipecat.utils.errors import ErrorCategory
 
-from pipecat_realtime_openai.reconnect import ReconnectOptions
+from pipecat_realtime_openai.core.reconnect import ReconnectOptions
 from pipecat_realtime_openai.testing import RealtimeSimulator, Reply, ScriptedResponder
 from pipecat_realtime_openai.testing.server_events import error_event
 from tests.reliability.test_reconnect_support import (

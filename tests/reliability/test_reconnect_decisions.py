@@ -8,9 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pipecat_realtime_openai.conversation import ConversationMirror
-from pipecat_realtime_openai.protocol.official import official_client_event_error
-from pipecat_realtime_openai.reconnect import (
+from pipecat_realtime_openai.core.conversation import ConversationMirror
+from pipecat_realtime_openai.core.reconnect import (
     ConnectionEnd,
     DisconnectReason,
     ReconnectOptions,
@@ -18,7 +17,8 @@ from pipecat_realtime_openai.reconnect import (
     Retry,
     Stop,
 )
-from pipecat_realtime_openai.restore import answer_owed_after_drop, restore_events
+from pipecat_realtime_openai.core.restore import answer_owed_after_drop, restore_events
+from pipecat_realtime_openai.protocol.official import official_client_event_error
 
 DROP = ConnectionEnd("the connection closed unexpectedly")
 

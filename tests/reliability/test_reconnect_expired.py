@@ -14,7 +14,7 @@ from pipecat.frames.frames import (
 )
 from pipecat.services.llm_service import FunctionCallParams
 
-from pipecat_realtime_openai.reconnect import ReconnectOptions
+from pipecat_realtime_openai.core.reconnect import ReconnectOptions
 from pipecat_realtime_openai.testing import (
     FunctionCall,
     Reply,

@@ -20,7 +20,7 @@ from pipecat.frames.frames import (
 )
 from pipecat.processors.aggregators.llm_context import LLMContext
 
-from pipecat_realtime_openai.reconnect import ReconnectInfo, ReconnectOptions
+from pipecat_realtime_openai.core.reconnect import ReconnectInfo, ReconnectOptions
 from pipecat_realtime_openai.service import OpenAIRealtimeLLMService
 from pipecat_realtime_openai.testing import RealtimeSimulator, SimulatedConnection
 from tests.service.conftest import WAIT_S, Harness, frames_of, make_service, silence, tone

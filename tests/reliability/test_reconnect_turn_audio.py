@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from pipecat_realtime_openai.audio.formats import AudioFormatSpec
-from pipecat_realtime_openai.conversation import ConversationMirror
-from pipecat_realtime_openai.turn_audio import InputAudioTimeline, TurnAudio
+from pipecat_realtime_openai.core.conversation import ConversationMirror
+from pipecat_realtime_openai.core.turn_audio import InputAudioTimeline, TurnAudio
 
 PCM = AudioFormatSpec.from_session_format({"type": "audio/pcm", "rate": 24000})
 PCMU = AudioFormatSpec.from_session_format({"type": "audio/pcmu"})

@@ -17,7 +17,7 @@ from pipecat.frames.frames import (
     LLMFullResponseStartFrame,
 )
 
-from pipecat_realtime_openai.reconnect import ReconnectOptions
+from pipecat_realtime_openai.core.reconnect import ReconnectOptions
 from pipecat_realtime_openai.testing import (
     EchoResponder,
     RealtimeSimulator,

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pipecat_realtime_openai.rollover import Activity, RolloverSchedule
+from pipecat_realtime_openai.core.rollover import Activity, RolloverSchedule
 
 QUIET = Activity()
 TALKING = Activity(user_speaking=True)

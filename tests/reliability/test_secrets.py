@@ -23,7 +23,7 @@ from pipecat.frames.frames import (
 from pipecat.services.llm_service import FunctionCallParams
 
 from pipecat_realtime_openai import events
-from pipecat_realtime_openai.reconnect import ReconnectOptions
+from pipecat_realtime_openai.core.reconnect import ReconnectOptions
 from pipecat_realtime_openai.service import OpenAIRealtimeLLMService
 from pipecat_realtime_openai.testing import (
     FunctionCall,

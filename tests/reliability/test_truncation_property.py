@@ -44,8 +44,8 @@ from pipecat.services.llm_service import FunctionCallParams
 
 from pipecat_realtime_openai import events
 from pipecat_realtime_openai.audio.formats import PCM24K
+from pipecat_realtime_openai.core.lifecycle import Closing, ResponseLifecycle
 from pipecat_realtime_openai.service import OpenAIRealtimeLLMService
-from pipecat_realtime_openai.state.response import Closing, ResponseLifecycle
 from pipecat_realtime_openai.testing import (
     FunctionCall,
     RealtimeSimulator,

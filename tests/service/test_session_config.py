@@ -1,5 +1,16 @@
 """Session configuration decisions (pure): first update, diffs, dropped fields, formats."""
 
+from pipecat_realtime_openai.core.session_config import (
+    SessionConfigState,
+    accepts_reasoning,
+    input_format,
+    output_format,
+    response_modalities,
+    session_wire_dict,
+    transcription_language,
+    turn_detection_disabled,
+    without_unsupported_fields,
+)
 from pipecat_realtime_openai.protocol.session import (
     AudioConfiguration,
     AudioInput,
@@ -10,17 +21,6 @@ from pipecat_realtime_openai.protocol.session import (
     Reasoning,
     SessionProperties,
 )
-from pipecat_realtime_openai.session_config import (
-    SessionConfigState,
-    accepts_reasoning,
-    input_format,
-    output_format,
-    response_modalities,
-    transcription_language,
-    turn_detection_disabled,
-    without_unsupported_fields,
-)
-from pipecat_realtime_openai.settings import session_wire_dict
 
 
 def wire(**kwargs) -> dict:

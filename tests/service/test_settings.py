@@ -5,18 +5,14 @@ from pipecat.adapters.llm.schemas.tools_schema import ToolsSchema
 from pipecat.services.openai.realtime import events as pipecat_events
 from pipecat.utils.types import NOT_GIVEN
 
+from pipecat_realtime_openai.core.session_config import session_diff, session_wire_dict
 from pipecat_realtime_openai.protocol.session import (
     AudioConfiguration,
     AudioInput,
     AudioOutput,
     SessionProperties,
 )
-from pipecat_realtime_openai.settings import (
-    OpenAIRealtimeLLMSettings,
-    session_diff,
-    session_wire_dict,
-    to_session_properties,
-)
+from pipecat_realtime_openai.settings import OpenAIRealtimeLLMSettings, to_session_properties
 
 WEATHER = FunctionSchema(
     name="get_weather",

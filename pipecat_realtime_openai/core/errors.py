@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
+from typing import Literal
 
 
 class ErrorAction(Enum):
@@ -26,16 +27,42 @@ class ErrorAction(Enum):
     """Stop: retrying can never succeed until the user changes something."""
 
 
+ErrorCategoryName = Literal[
+    "unknown",
+    "authentication",
+    "authorization",
+    "invalid_request",
+    "rate_limit",
+    "quota",
+    "connectivity",
+    "server",
+]
+"""Why an error happened, by the value of the matching ``pipecat.utils.errors.ErrorCategory``.
+
+Pipecat counts ``authentication``, ``authorization`` and ``invalid_request`` as
+permanent: an error reported with one of them takes the service out of service. So
+only FATAL rules may carry them.
+"""
+
+PERMANENT_CATEGORIES: frozenset[ErrorCategoryName] = frozenset(
+    {"authentication", "authorization", "invalid_request"}
+)
+"""Categories Pipecat treats as permanent (the processor is marked unusable)."""
+
+
 @dataclass(frozen=True, slots=True)
 class ErrorRule:
     """The decision for one error code.
 
     Attributes:
         action: What the service does.
+        category: Why it happened; the ``ErrorFrame`` carries it. It agrees with
+            the action: a permanent category only on FATAL rules.
         hint: A sentence telling the user what happened or what to fix.
     """
 
     action: ErrorAction
+    category: ErrorCategoryName
     hint: str
 
 
@@ -47,72 +74,93 @@ _FATAL = ErrorAction.FATAL
 ERROR_POLICY: dict[str, ErrorRule] = {
     # Races between client and server: the state we wanted is already there.
     "response_cancel_not_active": ErrorRule(
-        _IGNORE, "The response had already finished when the cancel arrived; nothing to do."
+        _IGNORE,
+        "unknown",
+        "The response had already finished when the cancel arrived; nothing to do.",
     ),
     "conversation_already_has_active_response": ErrorRule(
         _RECOVER,
+        "unknown",
         "A response.create was sent while a response was active; it is sent again when "
         "the active one ends.",
     ),
     "input_audio_buffer_commit_empty": ErrorRule(
-        _IGNORE, "Commit with under 100 ms of audio; the turn had no audio to send."
+        _IGNORE, "unknown", "Commit with under 100 ms of audio; the turn had no audio to send."
     ),
     "item_truncate_invalid_item_id": ErrorRule(
-        _IGNORE, "The item to truncate is gone (already deleted or never created)."
+        _IGNORE, "unknown", "The item to truncate is gone (already deleted or never created)."
     ),
     "item_delete_invalid_item_id": ErrorRule(
-        _IGNORE, "The item to delete is gone (already deleted or never created)."
+        _IGNORE, "unknown", "The item to delete is gone (already deleted or never created)."
     ),
     "item_retrieve_invalid_item_id": ErrorRule(
-        _IGNORE, "The item to retrieve does not exist on the server."
+        _IGNORE, "unknown", "The item to retrieve does not exist on the server."
     ),
     "invalid_value": ErrorRule(
         _RECOVER,
+        "unknown",
         "The server rejected a value (often a truncation past the generated audio); "
         "the conversation continues.",
     ),
     "rate_limit_exceeded": ErrorRule(
-        _RECOVER, "Rate limit hit; slow down or raise the limits of your OpenAI organisation."
+        _RECOVER,
+        "rate_limit",
+        "Rate limit hit; slow down or raise the limits of your OpenAI organisation.",
     ),
     "rate_limit_error": ErrorRule(
-        _RECOVER, "Rate limit hit; slow down or raise the limits of your OpenAI organisation."
+        _RECOVER,
+        "rate_limit",
+        "Rate limit hit; slow down or raise the limits of your OpenAI organisation.",
     ),
-    "server_error": ErrorRule(_RECOVER, "The server had an internal error; the session continues."),
+    "server_error": ErrorRule(
+        _RECOVER, "server", "The server had an internal error; the session continues."
+    ),
     "invalid_request_error": ErrorRule(
-        _RECOVER, "The server rejected a client event; check the session settings in the log."
+        _RECOVER,
+        "unknown",
+        "The server rejected a client event; check the session settings in the log.",
     ),
     # The server ends the session after 60 minutes; a fresh connection continues it.
     "session_expired": ErrorRule(
-        _RECONNECT, "The session hit the 60 minute limit; reconnecting and restoring."
+        _RECONNECT,
+        "connectivity",
+        "The session hit the 60 minute limit; reconnecting and restoring.",
     ),
     # Retrying these loops forever: only the user can fix them.
     "invalid_api_key": ErrorRule(
-        _FATAL, "The API key was rejected; check OPENAI_API_KEY (or the api_key argument)."
+        _FATAL,
+        "authentication",
+        "The API key was rejected; check OPENAI_API_KEY (or the api_key argument).",
     ),
     "insufficient_quota": ErrorRule(
-        _FATAL, "The account has no quota left; check billing at platform.openai.com."
+        _FATAL, "quota", "The account has no quota left; check billing at platform.openai.com."
     ),
     "account_deactivated": ErrorRule(
-        _FATAL, "The OpenAI account is deactivated; contact OpenAI support."
+        _FATAL, "authorization", "The OpenAI account is deactivated; contact OpenAI support."
     ),
     "billing_hard_limit_reached": ErrorRule(
-        _FATAL, "The billing hard limit is reached; raise it at platform.openai.com."
+        _FATAL, "quota", "The billing hard limit is reached; raise it at platform.openai.com."
     ),
     "http_401": ErrorRule(
-        _FATAL, "Connection refused with HTTP 401; check OPENAI_API_KEY (or the api_key argument)."
+        _FATAL,
+        "authentication",
+        "Connection refused with HTTP 401; check OPENAI_API_KEY (or the api_key argument).",
     ),
     "http_403": ErrorRule(
         _FATAL,
+        "authorization",
         "Connection refused with HTTP 403; the key has no access to this model or project.",
     ),
 }
 """Server error code (or error type) -> rule. The one place the error policy lives."""
 
-DEFAULT_RULE = ErrorRule(_RECOVER, "Unrecognised server error; reported and the session continues.")
+DEFAULT_RULE = ErrorRule(
+    _RECOVER, "unknown", "Unrecognised server error; reported and the session continues."
+)
 """Rule for codes that are not in :data:`ERROR_POLICY`."""
 
 _RETRYABLE_HTTP_DEFAULT = ErrorRule(
-    _RECONNECT, "Connection refused by the server; retrying with backoff."
+    _RECONNECT, "connectivity", "Connection refused by the server; retrying with backoff."
 )
 
 
@@ -153,10 +201,11 @@ def error_policy_markdown() -> str:
     """Render :data:`ERROR_POLICY` as a Markdown table for the README.
 
     Returns:
-        A table with one row per code, plus a last row for unknown codes.
+        A table with one row per code (action, category, hint), plus a last row for
+        unknown codes.
     """
-    lines = ["| Code | Action | What it means |", "| --- | --- | --- |"]
-    for code, rule in ERROR_POLICY.items():
-        lines.append(f"| `{code}` | {rule.action.name} | {rule.hint} |")
-    lines.append(f"| *(any other)* | {DEFAULT_RULE.action.name} | {DEFAULT_RULE.hint} |")
+    lines = ["| Code | Action | Category | What it means |", "| --- | --- | --- | --- |"]
+    for code, rule in [*ERROR_POLICY.items(), ("*(any other)*", DEFAULT_RULE)]:
+        shown = code if code.startswith("*") else f"`{code}`"
+        lines.append(f"| {shown} | {rule.action.name} | {rule.category} | {rule.hint} |")
     return "\n".join(lines) + "\n"

@@ -1,7 +1,7 @@
 """Session configuration decisions: what goes in each ``session.update``, and what it implies.
 
 Pure logic, no I/O and no Pipecat: the service turns its settings into a wire dict
-(:func:`~pipecat_realtime_openai.settings.session_wire_dict` plus tools and
+(:func:`session_wire_dict` plus tools and
 instructions), and :class:`SessionConfigState` decides what must actually be sent
 given what the server was already told.
 """
@@ -20,7 +20,6 @@ from pipecat_realtime_openai.protocol.session import (
     Modality,
     SessionProperties,
 )
-from pipecat_realtime_openai.settings import session_diff
 
 REASONING_MODEL_MARKERS = ("gpt-realtime-2",)
 """Substrings of model names that accept ``reasoning`` (dated variants match too)."""
@@ -183,6 +182,9 @@ def without_unsupported_fields(
     return cleaned, warnings
 
 
+# Fields of the session object that only the server fills in; a client never sends them.
+_SERVER_ONLY_FIELDS = ("object", "id", "expires_at")
+
 # Session objects the server merges key by key (everything else it replaces whole).
 _MERGED_CONTAINERS = frozenset({"audio", "input", "output"})
 
@@ -199,11 +201,64 @@ def _merge(base: dict[str, Any], diff: Mapping[str, Any]) -> None:
             base[key] = copy.deepcopy(value)
 
 
+def session_wire_dict(props: SessionProperties) -> dict[str, Any]:
+    """Return the client-sendable wire dict of a session, without its tools.
+
+    Server-only fields (``id``, ``object``, ``expires_at``) and ``model`` (fixed by the
+    connection URL) are dropped; tools are left out because they need the Pipecat
+    adapter to become wire dicts.
+
+    Args:
+        props: The session configuration.
+
+    Returns:
+        The JSON-compatible dict.
+    """
+    data = props.model_copy(update={"tools": None}).to_dict()
+    data.pop("tools", None)
+    data.pop("model", None)
+    for name in _SERVER_ONLY_FIELDS:
+        data.pop(name, None)
+    return data
+
+
+def session_diff(previous: Mapping[str, Any], desired: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the part of ``desired`` that differs from ``previous``.
+
+    The containers ``audio``, ``audio.input`` and ``audio.output`` are compared key by
+    key so that changing only the voice sends only ``audio.output.voice``; every other
+    value (a format, a turn detection object, the tool list) is compared and sent
+    whole, because the server replaces those objects rather than merging them. Keys
+    absent from ``desired`` are not reported: the server keeps a value until it is
+    given a new one.
+
+    Args:
+        previous: The session as last sent (wire dict).
+        desired: The session as it should now be (wire dict).
+
+    Returns:
+        A wire dict holding only what changed; empty when nothing did.
+    """
+    diff: dict[str, Any] = {}
+    for key, value in desired.items():
+        if key not in previous:
+            diff[key] = value
+            continue
+        old = previous[key]
+        if key in _MERGED_CONTAINERS and isinstance(value, Mapping) and isinstance(old, Mapping):
+            nested = session_diff(old, value)
+            if nested:
+                diff[key] = nested
+        elif value != old:
+            diff[key] = value
+    return diff
+
+
 class SessionConfigState:
     """What the server has been told about the session, for one connection.
 
     The first update of a connection carries the whole configuration; later ones
-    carry only what changed (see :func:`~pipecat_realtime_openai.settings.session_diff`).
+    carry only what changed (see :func:`session_diff`).
     The voice is dropped from updates once the session produced audio, because the
     server refuses to change it then.
     """

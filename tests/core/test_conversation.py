@@ -4,7 +4,7 @@ from typing import Any
 import pytest
 import yaml
 
-from pipecat_realtime_openai.conversation import (
+from pipecat_realtime_openai.core.conversation import (
     ConversationMirror,
     heard_transcript,
     restorable_item,

@@ -1,8 +1,9 @@
 import pytest
 
-from pipecat_realtime_openai.errors import (
+from pipecat_realtime_openai.core.errors import (
     DEFAULT_RULE,
     ERROR_POLICY,
+    PERMANENT_CATEGORIES,
     ErrorAction,
     classify_error,
     classify_http_status,
@@ -85,3 +86,13 @@ def test_markdown_table_lists_every_code() -> None:
     for code, rule in ERROR_POLICY.items():
         assert f"| `{code}` | {rule.action.name} |" in table
     assert "*(any other)* | RECOVER" in table
+
+
+def test_only_fatal_rules_carry_a_permanent_category() -> None:
+    # Pipecat takes a processor out of service for an error of a permanent category,
+    # so a recoverable error reported with one would silence the bot.
+    rules = [*ERROR_POLICY.values(), DEFAULT_RULE]
+    for rule in rules:
+        if rule.action is not ErrorAction.FATAL:
+            assert rule.category not in PERMANENT_CATEGORIES, rule
+    assert any(r.category in PERMANENT_CATEGORIES for r in rules if r.action is ErrorAction.FATAL)

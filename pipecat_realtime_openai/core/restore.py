@@ -2,7 +2,7 @@
 
 Pure decisions used by the service after a reconnect or a session rollover: the
 ``conversation.item.create`` events that rebuild the conversation (from
-:meth:`~pipecat_realtime_openai.conversation.ConversationMirror.restore_plan`), and
+:meth:`~pipecat_realtime_openai.core.conversation.ConversationMirror.restore_plan`), and
 whether the user is still owed an answer.
 """
 

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pipecat_realtime_openai.reconnect import Backoff, DisconnectReason, ReconnectPolicy
+from pipecat_realtime_openai.core.reconnect import Backoff, DisconnectReason, ReconnectPolicy
 
 
 def test_first_retry_is_immediate_then_grows() -> None:

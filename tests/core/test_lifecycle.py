@@ -1,7 +1,7 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pipecat_realtime_openai.state.response import Closing, ResponseLifecycle
+from pipecat_realtime_openai.core.lifecycle import Closing, ResponseLifecycle
 
 
 def test_server_initiated_response_opens_and_closes_one_pair() -> None:

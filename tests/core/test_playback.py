@@ -2,7 +2,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pipecat_realtime_openai.state.playback import (
+from pipecat_realtime_openai.core.playback import (
     AudioItem,
     DeleteItem,
     PlaybackTracker,

@@ -1,7 +1,7 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pipecat_realtime_openai.state.function_calls import (
+from pipecat_realtime_openai.core.function_calls import (
     FunctionCallTracker,
     PendingCall,
     parse_arguments,

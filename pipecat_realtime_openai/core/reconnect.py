@@ -11,7 +11,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Literal
 
-from pipecat_realtime_openai.errors import ErrorAction, classify_error, classify_http_status
+from pipecat_realtime_openai.core.errors import ErrorAction, classify_error, classify_http_status
 
 
 @dataclass
