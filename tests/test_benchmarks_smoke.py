@@ -169,19 +169,19 @@ def test_reply_text_lasts_the_requested_time(seconds: float) -> None:
 def test_pyspy_summary_counts_only_event_loop_samples(tmp_path: Path) -> None:
     loop = "main (w.py:1);BaseEventLoop._run_once (/x/lib/asyncio/base_events.py:9);"
     loop += "Handle._run (/x/lib/asyncio/events.py:80)"
-    own = "pipecat_realtime_openai/service_events.py"
+    own = "pipecat_realtime_openai/service/llm.py"
     collapsed = tmp_path / "ours-output.txt"
     collapsed.write_text(
-        f"{loop};ServerEventHandler.handle ({ROOT}/{own}:121);"
+        f"{loop};OpenAIRealtimeLLMService._on_server_event ({ROOT}/{own}:121);"
         "push (/v/site-packages/pipecat/p.py:3) 30\n"
-        f"{loop};ServerEventHandler.handle ({ROOT}/{own}:125) 10\n"
+        f"{loop};OpenAIRealtimeLLMService._on_server_event ({ROOT}/{own}:125) 10\n"
         # An import inside the loop and a sample outside it are not service work.
         f"{loop};<module> (/r/pipecat_realtime_openai/x.py:1) 50\n"
         "main (w.py:1);import_stuff (/r/a.py:2) 99\n"
     )
     summary = summarize_profile(collapsed)
     assert "40 samples busy" in summary
-    handle = f"| `ServerEventHandler.handle ({own})` | 25.0 | 100.0 |"
+    handle = f"| `OpenAIRealtimeLLMService._on_server_event ({own})` | 25.0 | 100.0 |"
     assert handle in summary
     assert "| `push (pipecat/p.py)` | 75.0 | 75.0 |" in summary
 

@@ -26,6 +26,11 @@ class ErrorAction(Enum):
     FATAL = "fatal"
     """Stop: retrying can never succeed until the user changes something."""
 
+    @property
+    def keeps_session(self) -> bool:
+        """Whether the session carries on as it is (IGNORE and RECOVER)."""
+        return self in (ErrorAction.IGNORE, ErrorAction.RECOVER)
+
 
 ErrorCategoryName = Literal[
     "unknown",

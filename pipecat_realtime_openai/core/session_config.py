@@ -274,6 +274,11 @@ class SessionConfigState:
         return copy.deepcopy(self._sent) if self._sent is not None else None
 
     @property
+    def has_sent(self) -> bool:
+        """Whether this connection's first ``session.update`` went out."""
+        return self._sent is not None
+
+    @property
     def audio_produced(self) -> bool:
         """Whether the session has produced assistant audio (the voice is now fixed)."""
         return self._audio_produced

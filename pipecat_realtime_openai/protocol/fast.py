@@ -35,7 +35,7 @@ def encode_append(pcm: bytes, event_id: str | None = None) -> str:
     return _APPEND_PREFIX_WITH_ID + json.dumps(event_id) + ',"audio":"' + audio + '"}'
 
 
-class _ContentDelta:
+class ContentDelta:
     """A streamed chunk of one content part of a response item."""
 
     __slots__ = ("_fields_source", "content_index", "delta", "event_id", "item_id",
@@ -88,7 +88,7 @@ class _ContentDelta:
         return unknown or None
 
     @classmethod
-    def from_wire(cls, data: dict[str, Any]) -> _ContentDelta | None:
+    def from_wire(cls, data: dict[str, Any]) -> ContentDelta | None:
         """Build from a decoded event, or return None when a required field is off.
 
         Args:
@@ -154,7 +154,7 @@ class _ContentDelta:
         )
 
 
-class AudioDelta(_ContentDelta):
+class AudioDelta(ContentDelta):
     """``response.output_audio.delta``: a chunk of the model's audio (base64 in ``delta``)."""
 
     __slots__ = ()
@@ -169,21 +169,21 @@ class AudioDelta(_ContentDelta):
         return binascii.a2b_base64(self.delta)
 
 
-class TranscriptDelta(_ContentDelta):
+class TranscriptDelta(ContentDelta):
     """``response.output_audio_transcript.delta``: a chunk of the spoken reply's transcript."""
 
     __slots__ = ()
     type: ClassVar[str] = "response.output_audio_transcript.delta"
 
 
-class TextDelta(_ContentDelta):
+class TextDelta(ContentDelta):
     """``response.output_text.delta``: a chunk of a text reply."""
 
     __slots__ = ()
     type: ClassVar[str] = "response.output_text.delta"
 
 
-FAST_DELTA_TYPES: dict[str, type[_ContentDelta]] = {
+FAST_DELTA_TYPES: dict[str, type[ContentDelta]] = {
     AudioDelta.type: AudioDelta,
     TranscriptDelta.type: TranscriptDelta,
     TextDelta.type: TextDelta,
@@ -208,13 +208,13 @@ class DeltaRun:
 
     __slots__ = ("deltas",)
 
-    def __init__(self, deltas: Sequence[_ContentDelta]) -> None:
+    def __init__(self, deltas: Sequence[ContentDelta]) -> None:
         if not deltas:
             raise ValueError("a delta run needs at least one delta")
         self.deltas = deltas
 
     @property
-    def first(self) -> _ContentDelta:
+    def first(self) -> ContentDelta:
         """The first delta of the run (its ids are those of every delta in the run)."""
         return self.deltas[0]
 
@@ -268,10 +268,10 @@ def merge_delta_runs(events: Sequence[object]) -> list[object]:
         that follow it) inside a :class:`DeltaRun`.
     """
     merged: list[object] = []
-    run: list[_ContentDelta] = []
+    run: list[ContentDelta] = []
     for event in events:
         if type(event) in _MERGEABLE:
-            delta: _ContentDelta = event  # type: ignore[assignment]
+            delta: ContentDelta = event  # type: ignore[assignment]
             if run and _continues(run[-1], delta):
                 run.append(delta)
                 continue
@@ -288,7 +288,7 @@ def merge_delta_runs(events: Sequence[object]) -> list[object]:
     return merged
 
 
-def _continues(previous: _ContentDelta, delta: _ContentDelta) -> bool:
+def _continues(previous: ContentDelta, delta: ContentDelta) -> bool:
     return (
         type(previous) is type(delta)
         and previous.content_index == delta.content_index

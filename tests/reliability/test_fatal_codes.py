@@ -92,7 +92,7 @@ async def run_until_fatal(sim: RealtimeSimulator, counter: ConnectionCounter, tr
     )
     harness = Harness(service)
     await harness.start()
-    task = harness._run_task
+    task = harness.run_task
     assert task is not None
     try:
         await trigger(harness, sim)
@@ -100,7 +100,7 @@ async def run_until_fatal(sim: RealtimeSimulator, counter: ConnectionCounter, tr
         # The pipeline ends by itself: no EndFrame from us.
         done, _ = await asyncio.wait({task}, timeout=WAIT_S)
         await asyncio.sleep(RETRY_WINDOW_S)  # time for a retry storm to show, if any
-        session_task = service._session_task
+        session_task = service.supervisor.task
         return Outcome(
             errors=harness.up.of(ErrorFrame),
             attempts=counter.attempts,

@@ -35,7 +35,7 @@ async def session_ended(service) -> None:
     A fatal error also makes the pipeline cancel the service, which may cancel the
     task first; either way no further attempt can follow.
     """
-    task = service._session_task
+    task = service.supervisor.task
     if task is not None:
         await asyncio.wait({task}, timeout=WAIT_S)
         assert task.done()
@@ -92,7 +92,7 @@ async def test_backoff_delays_grow_and_are_waited(simulator, harnesses):
     async def fake_sleep(seconds: float) -> None:
         waited.append(seconds)
 
-    service._supervisor._sleep = fake_sleep  # no real waiting: only the delays matter
+    service.supervisor.sleep = fake_sleep  # no real waiting: only the delays matter
     events = ReconnectEvents(service)
     harness = harnesses(service)
     await harness.start()
@@ -199,7 +199,7 @@ async def test_connections_that_keep_dropping_back_off_then_restore(simulator, h
         if len(waited) == 5:  # the network recovers
             simulator.faults.drop_after_server_events = None
 
-    service._supervisor._sleep = recording_sleep
+    service.supervisor.sleep = recording_sleep
     await harness.send(first_context("Remember: blue."))
     await harness.down.wait_for(LLMFullResponseEndFrame)
     await first.wait_for_server_event("response.done")

@@ -17,7 +17,8 @@ from pipecat_realtime_openai.core.reconnect import (
     Retry,
     Stop,
 )
-from pipecat_realtime_openai.core.restore import answer_owed_after_drop, restore_events
+from pipecat_realtime_openai.core.responses import answer_owed_after_drop
+from pipecat_realtime_openai.core.restore import restore_events
 from pipecat_realtime_openai.protocol.official import official_client_event_error
 
 DROP = ConnectionEnd("the connection closed unexpectedly")

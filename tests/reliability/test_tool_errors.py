@@ -24,7 +24,7 @@ from pipecat.frames.frames import (
 from pipecat.services.llm_service import FunctionCallParams
 from pipecat.utils.errors import ErrorCategory
 
-from pipecat_realtime_openai.service_conversation import TIMED_OUT_OUTPUT
+from pipecat_realtime_openai.core.items import TIMED_OUT_OUTPUT
 from pipecat_realtime_openai.testing import (
     FunctionCall,
     RealtimeSimulator,

@@ -71,6 +71,11 @@ class Harness:
         self._runner = WorkerRunner()
         self._run_task: asyncio.Task | None = None
 
+    @property
+    def run_task(self) -> asyncio.Task | None:
+        """The task running the pipeline, once started."""
+        return self._run_task
+
     async def start(self) -> None:
         started = asyncio.Event()
 

@@ -1,34 +1,44 @@
-"""Context -> conversation decisions (pure): what later context frames must send."""
+"""Context -> conversation decisions: an ``LLMContext`` as the core sees it, and what
+later context frames must send.
 
-import asyncio
+Each context frame hands the core a fresh snapshot of the context; :func:`changes`
+does the same after the test changed the context in place.
+"""
 
-import pytest
 from pipecat.processors.aggregators import async_tool_messages
 from pipecat.processors.aggregators.llm_context import LLMContext
 
-from pipecat_realtime_openai.protocol.items import ConversationItem
-from pipecat_realtime_openai.service_context import (
+from pipecat_realtime_openai.core.context_sync import (
+    ContextChanges,
+    ContextSnapshot,
     ConversationSync,
-    ItemRetrievals,
-    encode_result,
-    text_message_item,
-    to_protocol_item,
 )
+from pipecat_realtime_openai.core.items import encode_result, text_message_item, to_protocol_item
+from pipecat_realtime_openai.protocol.items import ConversationItem
+from pipecat_realtime_openai.service.context import context_message, context_messages
+
+
+def view(context: LLMContext) -> ContextSnapshot:
+    return ContextSnapshot(messages=context_messages(context.get_messages()))
+
+
+def changes(sync: ConversationSync, context: LLMContext) -> ContextChanges:
+    sync.set_context(view(context))
+    return sync.changes()
 
 
 def seeded(messages) -> tuple[ConversationSync, LLMContext]:
     context = LLMContext(messages=list(messages))
     sync = ConversationSync()
-    assert sync.set_context(context)
+    assert sync.set_context(view(context))
     sync.mark_seeded()
     return sync, context
 
 
 def test_nothing_is_sent_before_the_seed():
     sync = ConversationSync()
-    sync.set_context(LLMContext(messages=[{"role": "user", "content": "hi"}]))
-    changes = sync.changes()
-    assert not changes.items and not changes.results
+    found = changes(sync, LLMContext(messages=[{"role": "user", "content": "hi"}]))
+    assert not found.items and not found.results
 
 
 def test_transcripts_are_not_sent_again_but_appended_messages_are():
@@ -39,18 +49,18 @@ def test_transcripts_are_not_sent_again_but_appended_messages_are():
     context.add_message({"role": "assistant", "content": "It is  noon."})
     context.add_message({"role": "system", "content": "Wrap up now."})
     context.add_message({"role": "user", "content": "Typed question"})
-    changes = sync.changes()
-    assert [(i.role, i.content[0].text) for i in changes.items] == [
+    found = changes(sync, context)
+    assert [(i.role, i.content[0].text) for i in found.items] == [
         ("system", "Wrap up now."),
         ("user", "Typed question"),
     ]
-    assert not sync.changes().items, "synced messages are not sent twice"
+    assert not changes(sync, context).items, "synced messages are not sent twice"
 
 
 def test_tool_results_in_context_are_found_once():
     sync, context = seeded([{"role": "tool", "tool_call_id": "call_old", "content": "{}"}])
     context.add_message({"role": "tool", "tool_call_id": "call_a", "content": "IN_PROGRESS"})
-    assert not sync.changes().results
+    assert not changes(sync, context).results
     context.set_messages(
         [
             *context.get_messages()[:-1],
@@ -59,18 +69,18 @@ def test_tool_results_in_context_are_found_once():
     )
     sync.mark_call_handled("call_b")
     context.add_message({"role": "tool", "tool_call_id": "call_b", "content": "done"})
-    results = sync.changes().results
+    results = changes(sync, context).results
     assert [(r.call_id, r.output) for r in results] == [("call_a", '{"ok": true}')]
-    assert not sync.changes().results
+    assert not changes(sync, context).results
 
 
 def test_async_tool_final_message_counts_as_result():
     sync, context = seeded([])
     context.add_message(async_tool_messages.build_started_message("call_async"))
     context.add_message(async_tool_messages.build_final_result_message("call_async", '"42"'))
-    results = sync.changes().results
+    results = changes(sync, context).results
     assert [r.call_id for r in results] == ["call_async"]
-    assert not sync.changes().items
+    assert not changes(sync, context).items
 
 
 def test_connection_reset_requires_a_new_seed():
@@ -78,7 +88,7 @@ def test_connection_reset_requires_a_new_seed():
     sync.on_connection_reset()
     assert not sync.seeded
     context.add_message({"role": "system", "content": "later"})
-    assert not sync.changes().items
+    assert not changes(sync, context).items
 
 
 def test_item_helpers():
@@ -94,22 +104,6 @@ def test_item_helpers():
     assert isinstance(item, ConversationItem) and item.content[0].text == "t"
 
 
-async def test_retrievals_share_one_request_and_fail_by_event():
-    retrievals = ItemRetrievals()
-    loop = asyncio.get_running_loop()
-    first, send_first = retrievals.wait_for("item_1", loop)
-    second, send_second = retrievals.wait_for("item_1", loop)
-    assert send_first and not send_second
-    item = ConversationItem(type="message", id="item_1")
-    retrievals.resolve("item_1", item)
-    assert await first is item and await second is item
-    failing, _ = retrievals.wait_for("item_2", loop)
-    assert not retrievals.fail_by_event("other_event", "nope")
-    assert retrievals.fail_by_event(retrievals.event_id("item_2"), "no such item")
-    with pytest.raises(RuntimeError, match="no such item"):
-        await failing
-
-
 def test_joining_a_running_conversation_sends_only_what_the_server_lacks():
     context = LLMContext(
         messages=[
@@ -122,7 +116,20 @@ def test_joining_a_running_conversation_sends_only_what_the_server_lacks():
     sync = ConversationSync()
     sync.remember_spoken("spoken question")
     sync.remember_spoken("spoken answer")
-    assert sync.set_context(context)
+    assert sync.set_context(view(context))
     sync.join_running_conversation()
     assert sync.seeded
     assert [(i.role, i.content[0].text) for i in sync.changes().items] == [("user", "typed note")]
+
+
+def test_context_messages_as_the_core_sees_them():
+    assert context_message({"role": "user", "content": "hi"}).text == "hi"
+    tool = context_message({"role": "tool", "tool_call_id": "c1", "content": {"a": 1}})
+    assert tool.tool_result is not None and tool.tool_result.output == '{"a": 1}'
+    pending = context_message({"role": "tool", "tool_call_id": "c1", "content": "IN_PROGRESS"})
+    assert pending.tool_result is None
+    call = context_message({"role": "assistant", "tool_calls": [{"id": "c1"}]})
+    assert call.tool_traffic and not call.text
+    started = context_message(async_tool_messages.build_started_message("c2"))
+    assert started.tool_traffic and started.tool_result is None
+    assert context_message("not a dict").role is None

@@ -13,6 +13,7 @@ from pipecat.processors.frame_processor import FrameDirection
 
 from pipecat_realtime_openai import events
 from pipecat_realtime_openai.connection import RealtimeConnection
+from pipecat_realtime_openai.core.phase import Phase
 from pipecat_realtime_openai.service import OpenAIRealtimeLLMService
 from tests.service.conftest import frames_of, make_service, silence, tone
 
@@ -91,7 +92,7 @@ async def test_audio_is_held_until_the_session_is_configured(simulator, harnesse
     original_send = RealtimeConnection.send
 
     async def recording_send(self, text: str) -> None:
-        sent_when.append((json.loads(text)["type"], service._session_ready))
+        sent_when.append((json.loads(text)["type"], service.core.phase is Phase.READY))
         await original_send(self, text)
 
     monkeypatch.setattr(RealtimeConnection, "send", recording_send)

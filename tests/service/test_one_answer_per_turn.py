@@ -19,15 +19,14 @@ from pipecat.processors.aggregators.llm_response_universal import LLMContextAggr
 from pipecat.processors.frame_processor import FrameDirection
 
 from pipecat_realtime_openai import events
+from pipecat_realtime_openai.core.context_sync import ContextChanges, ConversationSync
+from pipecat_realtime_openai.core.items import text_message_item
+from pipecat_realtime_openai.core.responses import downstream_context_wants_response
 from pipecat_realtime_openai.service import OpenAIRealtimeLLMService
-from pipecat_realtime_openai.service_context import (
-    ContextChanges,
-    ConversationSync,
-    downstream_context_wants_response,
-    text_message_item,
-)
 from pipecat_realtime_openai.testing import Reply, ScriptedResponder
 from tests.service.conftest import Recorder, frames_of, make_service, silence, tone
+from tests.service.test_context_sync import changes as context_changes
+from tests.service.test_context_sync import view
 
 
 def spoken_turn() -> list[InputAudioRawFrame]:
@@ -133,12 +132,12 @@ def test_decision_asks_only_for_news_or_an_explicit_run():
 def test_sync_counts_mirrored_messages():
     sync = ConversationSync()
     context = LLMContext(messages=[{"role": "system", "content": "Be brief."}])
-    sync.set_context(context)
+    sync.set_context(view(context))
     sync.mark_seeded()
     sync.remember_spoken("Hello there")
     context.add_message({"role": "user", "content": "Hello  there"})
-    changes = sync.changes()
+    changes = context_changes(sync, context)
     assert changes.already_held == 1 and not changes.brings_something
     context.add_message({"role": "user", "content": "typed"})
-    changes = sync.changes()
+    changes = context_changes(sync, context)
     assert changes.already_held == 0 and changes.brings_something

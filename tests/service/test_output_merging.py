@@ -12,6 +12,8 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from pipecat.frames.frames import (
+    BotStartedSpeakingFrame,
+    InterruptionFrame,
     LLMFullResponseEndFrame,
     LLMFullResponseStartFrame,
     LLMTextFrame,
@@ -104,10 +106,10 @@ async def run_batches(simulator, harnesses, batches: list[list[str]]):
     await harness.start()
     conn = await simulator.wait_for_connection()
     await conn.wait_for_server_event("session.updated")
-    await service._receive_events(BatchedConnection(batches))
+    await service.supervisor.receive(BatchedConnection(batches))
     await harness.down.wait_for(LLMFullResponseEndFrame)
     frames = harness.down.of(*OUTPUT_TYPES)
-    items = {item.item_id: item.bytes_received for item in service._playback.items}
+    items = {item.item_id: item.bytes_received for item in service.core.playback.items}
     await harness.stop()
     return describe(frames), items
 
@@ -157,11 +159,11 @@ async def test_late_audio_of_an_interrupted_response_is_dropped_as_a_run(simulat
     await harness.start()
     conn = await simulator.wait_for_connection()
     await conn.wait_for_server_event("session.updated")
-    await service._receive_events(BatchedConnection([RESPONSE[:4]]))
+    await service.supervisor.receive(BatchedConnection([RESPONSE[:4]]))
     await harness.down.wait_for(TTSAudioRawFrame)
-    service._turns.on_bot_started_speaking()
-    await service._turns.on_interruption()
+    await harness.send(BotStartedSpeakingFrame(), InterruptionFrame())
+    await harness.down.wait_for(TTSStoppedFrame)
     before = len(harness.down.of(TTSAudioRawFrame))
-    await service._receive_events(BatchedConnection([RESPONSE[4:6]]))
+    await service.supervisor.receive(BatchedConnection([RESPONSE[4:6]]))
     assert len(harness.down.of(TTSAudioRawFrame)) == before
     await harness.stop()

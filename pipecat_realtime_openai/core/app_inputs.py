@@ -1,0 +1,166 @@
+"""Inputs from the application: session settings, context, messages, tool results.
+
+The application's side of the conversation reaches the server here: the configuration
+it wants (sent as a diff, see
+:class:`~pipecat_realtime_openai.core.session_config.SessionConfigState`), its context
+(seeded once, then followed: see
+:class:`~pipecat_realtime_openai.core.context_sync.ConversationSync`), appended
+messages, and the outcomes of the function calls the model made, of which each tool
+round is answered once (see :mod:`~pipecat_realtime_openai.core.responses`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from pipecat_realtime_openai.core.actions import Action, RetrievalFailed, Send
+from pipecat_realtime_openai.core.context_sync import ContextMessage, ContextSnapshot
+from pipecat_realtime_openai.core.items import (
+    CANCELLED_OUTPUT,
+    TIMED_OUT_OUTPUT,
+    function_output_item,
+    text_message_item,
+)
+from pipecat_realtime_openai.core.responses import downstream_context_wants_response
+from pipecat_realtime_openai.core.server_events import RETRIEVE_PREFIX
+from pipecat_realtime_openai.core.session_base import SessionBase
+from pipecat_realtime_openai.protocol.client_events import ConversationItemRetrieveEvent
+
+
+class AppInputs(SessionBase):
+    """Applies what the application asks of the session."""
+
+    def session_wanted(self, session: Mapping[str, Any], model: str) -> list[Action]:
+        """The configuration the application wants changed (settings, tools, context).
+
+        Only what the server lacks is sent, and only once the session was configured
+        (before that, the first ``session.update`` carries everything).
+
+        Args:
+            session: The whole wanted session, as a wire dict.
+            model: The model of the settings (fields some models refuse are dropped).
+        """
+        self._desired = dict(session)
+        self._model = model
+        self._configured = None
+        out: list[Action] = []
+        self._update_session(out)
+        return out
+
+    def context_changed(self, context: ContextSnapshot, *, downstream: bool) -> list[Action]:
+        """The application's context, after it changed (an ``LLMContextFrame``).
+
+        The first context seeds the conversation and asks for a response, unless the
+        conversation already started without one: then it is followed, not seeded
+        (see ``ConversationSync.join_running_conversation``). Later ones deliver what
+        they add, and ask for a response by rule 5 of
+        :mod:`~pipecat_realtime_openai.core.responses`.
+
+        Args:
+            context: The context now.
+            downstream: It travels downstream (the user aggregator runs the model);
+                False for the assistant aggregator's, upstream.
+        """
+        out: list[Action] = []
+        conversation = self._conversation
+        if conversation.sync.set_context(context):
+            if not len(conversation.mirror):
+                self._request_response(out)
+                return out
+            # The conversation started without a context (no LLMRunFrame at start):
+            # follow it from here instead of seeding a copy of it.
+            conversation.sync.join_running_conversation()
+        changes = conversation.sync.changes()
+        for item in changes.items:
+            self._add_item(item, out)
+            self._responses.pending_input = True
+        for result in changes.results:
+            self._deliver_tool_output(result.call_id, result.output, run_llm=False, out=out)
+        if downstream:
+            if downstream_context_wants_response(changes, self._responses.busy):
+                self._request_response(out)
+        elif self._responses.wants_after_upstream_context(bool(self._calls.outstanding())):
+            self._request_response(out)
+        return out
+
+    def messages_appended(self, messages: Sequence[ContextMessage], run_llm: bool) -> list[Action]:
+        """The application appended messages (``LLMMessagesAppendFrame``).
+
+        Args:
+            messages: The messages; those with a role and text become items.
+            run_llm: Ask for a response afterwards.
+        """
+        out: list[Action] = []
+        items = [
+            text_message_item(m.text, m.role) for m in messages if m.text and m.role is not None
+        ]
+        for item in items:
+            self._add_item(item, out)
+        if items:
+            self._responses.pending_input = True
+        if run_llm:
+            self._request_response(out)
+        return out
+
+    def function_result(
+        self, call_id: str, output: str, *, final: bool = True, run_llm: bool = True
+    ) -> list[Action]:
+        """A function call returned.
+
+        Args:
+            call_id: The call.
+            output: Its result as a string.
+            final: False for an intermediate result (it goes in as a message: the API
+                takes one output per call).
+            run_llm: False when the result asks not to run the model.
+        """
+        out: list[Action] = []
+        if not final:
+            text = self._tool_messages.progress(call_id, output)
+            self._add_item(text_message_item(text, "system"), out)
+            self._responses.pending_input = True
+            return out
+        self._deliver_tool_output(call_id, output, run_llm=run_llm, out=out)
+        return out
+
+    def function_cancelled(self, call_id: str, *, run_llm: bool) -> list[Action]:
+        """A function call was cancelled, so the server does not wait for it.
+
+        Args:
+            call_id: The call.
+            run_llm: The call's own timeout cancelled it: nobody else will ask, so the
+                model hears why the call failed and answers, or the bot would fall
+                silent. False: an interruption cancelled it, and the user's turn
+                answers.
+        """
+        out: list[Action] = []
+        self._conversation.sync.mark_call_handled(call_id)
+        if not self._calls.is_open(call_id):
+            return out
+        if not run_llm:
+            self._add_item(function_output_item(call_id, CANCELLED_OUTPUT), out)
+            self._calls.on_cancel(call_id)
+            return out
+        self._add_item(function_output_item(call_id, TIMED_OUT_OUTPUT), out)
+        self._responses.pending_input = True
+        if self._calls.on_cancel(call_id):
+            self._request_response(out)
+        return out
+
+    def retrieve(self, item_id: str) -> list[Action]:
+        """The application asks for an item as the server holds it.
+
+        The answer comes as ``ItemRetrieved`` (or ``RetrievalFailed``); several asks
+        for one item share one request.
+
+        Args:
+            item_id: The item.
+        """
+        if not self._phase.phase.connected:
+            return [RetrievalFailed(item_id, "the Realtime session is not connected")]
+        if item_id in self._retrievals:
+            return []
+        self._retrievals.add(item_id)
+        event_id = RETRIEVE_PREFIX + item_id
+        return [Send(ConversationItemRetrieveEvent(item_id=item_id, event_id=event_id))]

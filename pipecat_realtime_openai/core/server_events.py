@@ -1,0 +1,431 @@
+"""Inputs from the server: every server event, and the two streaming hot paths.
+
+:meth:`ServerEventInputs.server_event` takes what
+:func:`~pipecat_realtime_openai.protocol.parse.parse_server_event` returned and never
+raises for a bad event: a malformed frame is logged as such, an unknown type at debug
+level (an excerpt of it: the name is server-controlled text), anything else is
+skipped. Assistant audio and its transcript take the direct paths
+:meth:`~ServerEventInputs.audio_out` and :meth:`~ServerEventInputs.transcript_out`,
+which build no action list.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cached_property
+from typing import Any
+
+from loguru import logger
+
+from pipecat_realtime_openai.core.actions import (
+    Action,
+    AudioOut,
+    ItemRetrieved,
+    Metrics,
+    MetricsOp,
+    Notify,
+    ReportError,
+    ResponseFinished,
+    ResponseStarted,
+    RetrievalFailed,
+    RunFunctionCall,
+    Send,
+    SendInputAudio,
+    TextOut,
+    UsageReport,
+    UserSpeechStarted,
+    UserSpeechStopped,
+    UserTranscript,
+)
+from pipecat_realtime_openai.core.errors import classify_error
+from pipecat_realtime_openai.core.phase import Phase
+from pipecat_realtime_openai.core.reconnect import ReconnectInfo
+from pipecat_realtime_openai.core.session_base import SessionBase
+from pipecat_realtime_openai.core.session_config import (
+    server_answers_turns,
+    server_interrupts_replies,
+    transcription_language,
+)
+from pipecat_realtime_openai.protocol import server_events as ev
+from pipecat_realtime_openai.protocol.fast import ContentDelta
+from pipecat_realtime_openai.protocol.parse import MalformedEvent, excerpt
+from pipecat_realtime_openai.protocol.responses import RealtimeError
+
+RETRIEVE_PREFIX = "rci_"
+"""Event id prefix of ``conversation.item.retrieve``: ties an error back to the item."""
+
+Handler = Callable[[Any, float, list[Action]], None]
+
+
+class ServerEventInputs(SessionBase):
+    """Applies server events to the session."""
+
+    @cached_property
+    def _event_handlers(self) -> dict[type, Handler]:
+        return {
+            ev.SessionCreatedEvent: self._on_session_created,
+            ev.SessionUpdatedEvent: self._on_session_updated,
+            ev.InputAudioBufferSpeechStarted: self._on_speech_started,
+            ev.InputAudioBufferSpeechStopped: self._on_speech_stopped,
+            ev.InputAudioBufferCommitted: self._on_committed,
+            ev.ConversationItemAdded: self._on_item_added,
+            ev.ConversationItemCreated: self._on_item_added,
+            ev.ConversationItemDone: self._on_item_done,
+            ev.ConversationItemDeleted: self._on_item_deleted,
+            ev.ConversationItemTruncated: self._on_item_truncated,
+            ev.ConversationItemRetrieved: self._on_item_retrieved,
+            ev.ConversationItemInputAudioTranscriptionDelta: self._on_transcription_delta,
+            ev.ConversationItemInputAudioTranscriptionCompleted: self._on_transcription_done,
+            ev.ConversationItemInputAudioTranscriptionFailed: self._on_transcription_failed,
+            ev.ResponseCreated: self._on_response_created,
+            ev.ResponseOutputItemAdded: self._on_output_item_added,
+            ev.ResponseFunctionCallArgumentsDone: self._on_arguments_done,
+            ev.ResponseDone: self._on_response_done,
+            ev.ErrorEvent: self._on_error,
+        }
+
+    def server_event(self, event: Any, now: float) -> list[Action]:
+        """Apply one parsed server event (not an audio or transcript delta).
+
+        Args:
+            event: A parsed event, an ``UnknownServerEvent`` or a ``MalformedEvent``.
+            now: Clock reading (playback position at a barge-in, reconnect downtime).
+
+        Returns:
+            What to do about it.
+        """
+        out: list[Action] = []
+        handler = self._event_handlers.get(type(event))
+        if handler is not None:
+            handler(event, now, out)
+        elif isinstance(event, MalformedEvent):
+            logger.warning(f"{self._name}: skipping malformed server event: {event.reason}")
+        elif isinstance(event, ev.UnknownServerEvent):
+            # The type name is server-controlled text like any field: log an excerpt.
+            logger.debug(f"{self._name}: skipping unknown server event {excerpt(event.type)}")
+        else:
+            logger.trace(f"{self._name}: server event {getattr(event, 'type', event)}")
+        return out
+
+    # -- the hot paths ---------------------------------------------------------------
+
+    def audio_out(self, delta: ContentDelta, audio: bytes, now: float) -> AudioOut | None:
+        """Assistant audio arrived (one delta, or a run of them for one content part).
+
+        Args:
+            delta: The (first) ``response.output_audio.delta``.
+            audio: The decoded wire bytes of the whole run.
+            now: Clock reading (playback bookkeeping).
+
+        Returns:
+            The audio to play, or None when it belongs to an interrupted or unknown
+            response (late audio is dropped).
+        """
+        response_id = delta.response_id
+        lifecycle = self._responses.lifecycle
+        if not lifecycle.accepts_audio(response_id):
+            return None
+        # The whole run belongs to one item, so its byte count keeps truncation exact.
+        if not self._playback.on_audio(
+            delta.item_id, delta.content_index, response_id, len(audio), now
+        ):
+            return None
+        opens = lifecycle.on_audio(response_id)
+        if opens:
+            self._config.mark_audio_produced()
+        return AudioOut(self._decoder.decode(audio), self._decoder.sample_rate, opens)
+
+    def transcript_out(self, delta: ContentDelta, text: str) -> TextOut | None:
+        """The transcript of assistant audio arrived.
+
+        Returns:
+            The text to show, or None for empty text or a stale response.
+        """
+        response_id = delta.response_id
+        lifecycle = self._responses.lifecycle
+        if not text or not lifecycle.accepts_audio(response_id):
+            return None
+        self._replies.setdefault(response_id, []).append(text)
+        # The transcript can lead the audio: the speech opens before any spoken text.
+        opens = lifecycle.on_audio(response_id)
+        if opens:
+            self._config.mark_audio_produced()
+        return TextOut(text, opens)
+
+    def text_out(self, delta: ContentDelta, text: str) -> bool:
+        """Text of a text-only response arrived.
+
+        Returns:
+            True when it is to be shown (not empty, not of a stale response).
+        """
+        response_id = delta.response_id
+        if not text or not self._responses.lifecycle.accepts_audio(response_id):
+            return False
+        self._replies.setdefault(response_id, []).append(text)
+        return True
+
+    # -- session -----------------------------------------------------------------------
+
+    def _on_session_created(self, event: Any, now: float, out: list[Action]) -> None:
+        self._update_session(out, configure=True)
+
+    def _on_session_updated(self, event: Any, now: float, out: list[Action]) -> None:
+        if self._phase.phase is Phase.CONFIGURING:
+            self._on_configured(now, out)
+
+    def _on_configured(self, now: float, out: list[Action]) -> None:
+        """The configuration applies: restore, then release what waited.
+
+        Order on the wire: the conversation items (restore), the context seed if the
+        conversation has none yet, items made meanwhile, then the owed response and the
+        held user audio. With server VAD the response goes first, so speech held
+        during the outage interrupts it like a barge-in; in manual turn mode the held
+        audio and its commits go first, because the response must hear them.
+        """
+        conversation = self._conversation
+        restoring = conversation.restore_pending
+        self._phase.move(Phase.RESTORING if restoring else Phase.READY, "session configured")
+        restored = conversation.restore(self._options.max_restored_items)
+        out.extend(Send(event) for event in restored)
+        self._seed_if_needed(out)
+        self._phase.move(Phase.READY, "conversation restored")
+        if self.manual_turns:
+            self._release_input(out)
+            self._release_deferred_request(out)
+        else:
+            self._release_deferred_request(out)
+            self._release_input(out)
+        self._on_resumed(len(restored), now, out)
+
+    def _release_input(self, out: list[Action]) -> None:
+        self._input.release()
+        out.append(SendInputAudio())
+
+    def _release_deferred_request(self, out: list[Action]) -> None:
+        if self._responses.take_deferred():
+            self._request_response(out)
+
+    def _on_resumed(self, restored: int, now: float, out: list[Action]) -> None:
+        outage, self._outage = self._outage, None
+        attempt = self._planner.attempt
+        self._planner.on_restored()
+        if outage is None:
+            return
+        downtime = now - outage.started_at
+        self.reconnects += 1
+        self.last_downtime = downtime
+        logger.info(
+            f"{self._name}: reconnected after {downtime:.3f} s ({outage.reason}; "
+            f"attempt {attempt}; {restored} items restored)"
+        )
+        info = ReconnectInfo(attempt, outage.reason, downtime=downtime)
+        out.append(Notify("on_reconnected", (info,)))
+
+    # -- user speech ---------------------------------------------------------------------
+
+    def _on_speech_started(
+        self, event: ev.InputAudioBufferSpeechStarted, now: float, out: list[Action]
+    ) -> None:
+        # Only sent with server turn detection; in manual mode local turn detection
+        # does this itself.
+        self._server_speech = True
+        self._turn_audio.on_speech_started(event.item_id, event.audio_start_ms)
+        if server_interrupts_replies(self._effective()):
+            self._barge_in(now, out)
+        # else (interrupt_response off) the server keeps the reply going, so it plays on;
+        # the turn is answered after it.
+        out.append(UserSpeechStarted())
+
+    def _on_speech_stopped(
+        self, event: ev.InputAudioBufferSpeechStopped, now: float, out: list[Action]
+    ) -> None:
+        self._server_speech = False
+        audio = self._turn_audio.on_speech_stopped(event.item_id, event.audio_end_ms)
+        self._keep_turn_audio(event.item_id, audio)
+        out.append(Metrics(MetricsOp.START))
+        out.append(UserSpeechStopped())
+
+    def _on_committed(
+        self, event: ev.InputAudioBufferCommitted, now: float, out: list[Action]
+    ) -> None:
+        self._keep_turn_audio(event.item_id, self._turn_audio.on_committed(event.item_id))
+        # A turn the server answers by itself: owed an answer until its response starts.
+        self._responses.server_turn_pending = server_answers_turns(self._effective())
+
+    def _on_transcription_delta(
+        self, event: ev.ConversationItemInputAudioTranscriptionDelta, now: float, out: list[Action]
+    ) -> None:
+        if event.delta:
+            language = transcription_language(self._effective())
+            out.append(UserTranscript(event.delta, False, language, event))
+
+    def _on_transcription_done(
+        self,
+        event: ev.ConversationItemInputAudioTranscriptionCompleted,
+        now: float,
+        out: list[Action],
+    ) -> None:
+        out.append(Notify("on_conversation_item_updated", (event.item_id, None)))
+        self._conversation.sync.remember_spoken(event.transcript)
+        self._conversation.mirror.on_input_transcript(
+            event.item_id, event.content_index, event.transcript
+        )
+        language = transcription_language(self._effective())
+        out.append(UserTranscript(event.transcript, True, language, event))
+
+    def _on_transcription_failed(
+        self, event: ev.ConversationItemInputAudioTranscriptionFailed, now: float, out: list[Action]
+    ) -> None:
+        logger.warning(
+            f"{self._name}: input transcription failed for item {event.item_id}: "
+            f"{event.error.message}"
+        )
+
+    # -- conversation items ------------------------------------------------------------
+
+    def _on_item_added(self, event: Any, now: float, out: list[Action]) -> None:
+        conversation = self._conversation
+        conversation.mirror.on_item_added(event.item, event.previous_item_id)
+        if not conversation.is_restored_echo(event.item.id):
+            out.append(Notify("on_conversation_item_created", (event.item.id, event.item)))
+
+    def _on_item_done(self, event: ev.ConversationItemDone, now: float, out: list[Action]) -> None:
+        conversation = self._conversation
+        conversation.mirror.on_item_done(event.item, event.previous_item_id)
+        if not conversation.is_restored_echo(event.item.id, done=True):
+            out.append(Notify("on_conversation_item_updated", (event.item.id, event.item)))
+
+    def _on_item_deleted(
+        self, event: ev.ConversationItemDeleted, now: float, out: list[Action]
+    ) -> None:
+        self._conversation.mirror.on_item_deleted(event.item_id)
+
+    def _on_item_truncated(
+        self, event: ev.ConversationItemTruncated, now: float, out: list[Action]
+    ) -> None:
+        self._conversation.mirror.on_item_truncated(
+            event.item_id, event.content_index, event.audio_end_ms
+        )
+
+    def _on_item_retrieved(
+        self, event: ev.ConversationItemRetrieved, now: float, out: list[Action]
+    ) -> None:
+        item_id = event.item.id or ""
+        if item_id in self._retrievals:
+            self._retrievals.discard(item_id)
+            out.append(ItemRetrieved(item_id, event.item))
+
+    # -- responses -------------------------------------------------------------------------
+
+    def _on_response_created(
+        self, event: ev.ResponseCreated, now: float, out: list[Action]
+    ) -> None:
+        response_id = event.response.id or ""
+        self._replies[response_id] = []
+        if self._responses.on_created(response_id):
+            out.append(ResponseStarted())
+
+    def _on_output_item_added(
+        self, event: ev.ResponseOutputItemAdded, now: float, out: list[Action]
+    ) -> None:
+        item = event.item
+        if item.type == "function_call" and item.call_id and item.name:
+            self._calls.on_call_added(item.call_id, item.name, item.id or "", event.response_id)
+
+    def _on_arguments_done(
+        self, event: ev.ResponseFunctionCallArgumentsDone, now: float, out: list[Action]
+    ) -> None:
+        pending = self._calls.on_arguments_done(
+            event.call_id,
+            event.arguments,
+            name=event.name,
+            item_id=event.item_id,
+            response_id=event.response_id,
+        )
+        if pending is None:
+            return
+        self._conversation.mirror.on_function_call_arguments(
+            pending.item_id, pending.call_id, pending.name, pending.raw_arguments
+        )
+        if pending.error is not None:
+            # The model produced unusable arguments: tell it, so it can try again.
+            logger.warning(f"{self._name}: function call {pending.name}: {pending.error}")
+            self._deliver_tool_output(pending.call_id, pending.error, run_llm=True, out=out)
+            return
+        out.append(RunFunctionCall(pending.call_id, pending.name, pending.arguments))
+
+    def _on_response_done(self, event: ev.ResponseDone, now: float, out: list[Action]) -> None:
+        response = event.response
+        response_id = response.id or ""
+        self._conversation.sync.remember_spoken("".join(self._replies.pop(response_id, [])))
+        if response.usage is not None:
+            out.append(UsageReport(response.usage))
+        out.append(Metrics(MetricsOp.STOP_PROCESSING))
+        out.append(ResponseFinished(event))
+        closing, due = self._responses.on_done(response_id)
+        self._settle(closing, due, out)
+        if response.status == "failed":
+            details = response.status_details or {}
+            error = details.get("error") or {}
+            message = error.get("message") if isinstance(error, dict) else None
+            text = f"Response {response_id} failed: {message or details}"
+            out.append(ReportError(text, "server"))
+        elif response.status == "incomplete":
+            # Not an error (the reply is kept as far as it went), but a cut-off reply
+            # sounds broken, so say why.
+            reason = (response.status_details or {}).get("reason") or "unknown reason"
+            hint = " (raise max_output_tokens)" if reason == "max_output_tokens" else ""
+            logger.warning(f"{self._name}: response {response_id} ended early: {reason}{hint}")
+        for item in response.output or []:
+            out.append(Notify("on_conversation_item_updated", (item.id, item)))
+        if self._calls.on_response_done(response_id):
+            self._request_response(out)
+
+    # -- errors ------------------------------------------------------------------------------
+
+    def _on_error(self, event: ev.ErrorEvent, now: float, out: list[Action]) -> None:
+        self._apply_error_policy(event.error, now, out)
+
+    def _apply_error_policy(self, error: RealtimeError, now: float, out: list[Action]) -> None:
+        message = error.message or "unknown error"
+        event_id = error.event_id
+        if error.code == "item_retrieve_invalid_item_id" and self._fail_retrieval(
+            event_id, message, out
+        ):
+            return
+        if event_id:
+            # A refused item is never sent again when restoring the conversation.
+            self._conversation.mirror.forget_client_item(event_id)
+        if error.code == "input_audio_buffer_commit_empty":
+            self._turn_audio.on_commit_refused()
+        already_active = error.code == "conversation_already_has_active_response"
+        refused = self._responses.on_request_error(event_id, already_active)
+        if refused is not None:
+            self._settle(*refused, out)
+            if already_active:
+                # Handled: the request is sent again when the running response ends.
+                logger.warning(
+                    f"{self._name}: {message} (the response is requested again after it)"
+                )
+                return
+        rule = classify_error(error.code, error.type)
+        self._report(f"{error.code or error.type}: {message}", rule, error.code, out)
+        if (
+            self._phase.phase is Phase.CONFIGURING
+            and event_id is not None
+            and event_id == self._link.configuring_event_id
+            and rule.action.keeps_session
+        ):
+            # The server kept its previous configuration and sends no session.updated;
+            # carry on with it rather than hold audio and responses forever.
+            self._on_configured(now, out)
+
+    def _fail_retrieval(self, event_id: str | None, message: str, out: list[Action]) -> bool:
+        if not event_id or not event_id.startswith(RETRIEVE_PREFIX):
+            return False
+        item_id = event_id[len(RETRIEVE_PREFIX) :]
+        if item_id not in self._retrievals:
+            return False
+        self._retrievals.discard(item_id)
+        out.append(RetrievalFailed(item_id, message))
+        return True

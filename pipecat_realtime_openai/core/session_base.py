@@ -1,0 +1,488 @@
+"""The state of a Realtime client session, and the decision steps its inputs share.
+
+Rules of the core: everything that changes what the client sends, or what the
+pipeline is told, is decided in :class:`SessionBase` and the classes of inputs built
+on it (or in the small state machines they own). Inputs are typed (parsed server
+events, facts from the pipeline, clock readings passed in as arguments); outputs are
+:mod:`~pipecat_realtime_openai.core.actions`. No socket, event loop or framework.
+
+The state is declared here, once; each kind of input lives in a module of its own
+(:mod:`~pipecat_realtime_openai.core.connection_inputs`,
+:mod:`~pipecat_realtime_openai.core.server_events`,
+:mod:`~pipecat_realtime_openai.core.user_inputs`,
+:mod:`~pipecat_realtime_openai.core.app_inputs`), and
+:class:`~pipecat_realtime_openai.core.session.RealtimeSession` joins them.
+"""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from loguru import logger
+
+from pipecat_realtime_openai.audio.formats import AudioFormatSpec
+from pipecat_realtime_openai.audio.pipeline import OutputAudioDecoder
+from pipecat_realtime_openai.core.actions import (
+    Action,
+    BotSpeechStopped,
+    CloseConnection,
+    ConversationSeeded,
+    Metrics,
+    MetricsOp,
+    ReportError,
+    ResponseEnded,
+    ResponseStarted,
+    RetrievalFailed,
+    Send,
+    SendInputAudio,
+)
+from pipecat_realtime_openai.core.errors import (
+    ErrorAction,
+    ErrorCategoryName,
+    ErrorRule,
+)
+from pipecat_realtime_openai.core.function_calls import FunctionCallTracker
+from pipecat_realtime_openai.core.input_audio import InputAudio
+from pipecat_realtime_openai.core.items import (
+    PlainToolMessages,
+    ToolMessages,
+    function_output_item,
+    text_message_item,
+)
+from pipecat_realtime_openai.core.lifecycle import Closing
+from pipecat_realtime_openai.core.phase import Phase, PhaseTracker
+from pipecat_realtime_openai.core.playback import PlaybackTracker, TruncateItem
+from pipecat_realtime_openai.core.reconnect import (
+    ReconnectOptions,
+    ReconnectPlanner,
+)
+from pipecat_realtime_openai.core.responses import ResponseRequests
+from pipecat_realtime_openai.core.rollover import Activity, RolloverSchedule
+from pipecat_realtime_openai.core.server_conversation import ServerConversation
+from pipecat_realtime_openai.core.session_config import (
+    SessionConfigState,
+    input_format,
+    output_format,
+    turn_detection_disabled,
+)
+from pipecat_realtime_openai.core.turn_audio import InputAudioTimeline, TurnAudio
+from pipecat_realtime_openai.core.video import VideoRateLimit
+from pipecat_realtime_openai.protocol.base import WIRE_CONTEXT
+from pipecat_realtime_openai.protocol.client_events import (
+    ClientEvent,
+    ConversationItemDeleteEvent,
+    ConversationItemTruncateEvent,
+    ResponseCreateEvent,
+    SessionUpdateEvent,
+)
+from pipecat_realtime_openai.protocol.items import ConversationItem
+from pipecat_realtime_openai.protocol.session import ImageDetail, SessionProperties
+
+TURN_AUDIO_KEEP_MS = 60_000
+"""Longest spoken turn whose audio can be restored (audio kept per connection)."""
+
+
+@dataclass(slots=True)
+class Link:
+    """What the session knows of the current connection; a new connection starts afresh.
+
+    Attributes:
+        opened_at: Clock reading when it opened.
+        configuring_event_id: Event id of the ``session.update`` whose confirmation
+            makes the session ready.
+        retire_reason: Why it is being closed on purpose, once it is.
+    """
+
+    opened_at: float = 0.0
+    configuring_event_id: str | None = None
+    retire_reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Outage:
+    """A stretch without a configured connection: since when, and why it began."""
+
+    started_at: float
+    reason: str
+
+
+class SessionBase:
+    """The state of one Realtime client session, and the steps its inputs share.
+
+    Use :class:`~pipecat_realtime_openai.core.session.RealtimeSession`; the classes of
+    its inputs derive from this one, which declares all the state, once.
+
+    Args:
+        session: The session configuration the client wants, as a wire dict (what
+            ``session.update`` would carry with nothing sent yet: instructions and
+            tools included).
+        model: The model of the connection (some fields depend on it).
+        name: Prefix of log lines.
+        reconnect: Reconnect, keepalive and rollover options.
+        batch_ms: Audio per ``input_audio_buffer.append``.
+        max_pending_audio_secs: User audio held while the session is not ready.
+        preroll_secs: Manual-mode pre-roll, or None to size it from the VAD.
+        video_max_fps: Most video frames sent per second.
+        video_detail: Image detail of video frames.
+        tool_messages: Wording of tool news sent as messages.
+        rng: Source of backoff jitter (seed it in tests).
+    """
+
+    def __init__(
+        self,
+        session: Mapping[str, Any],
+        *,
+        model: str,
+        name: str = "RealtimeSession",
+        reconnect: ReconnectOptions | None = None,
+        batch_ms: int = 60,
+        max_pending_audio_secs: float = 10.0,
+        preroll_secs: float | None = None,
+        video_max_fps: float = 1.0,
+        video_detail: ImageDetail = "auto",
+        tool_messages: ToolMessages | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._name = name
+        self._phase = PhaseTracker(name)
+        self._event_ids = itertools.count(1)
+        # The configuration wanted, and what the server was told on this connection.
+        self._desired: dict[str, Any] = dict(session)
+        self._model = model
+        self._configured: SessionProperties | None = None
+        self._config = SessionConfigState()
+        self._link = Link()
+        self._fatal_reported = False
+        # Staying connected.
+        self._options = reconnect if reconnect is not None else ReconnectOptions()
+        self._planner = ReconnectPlanner(self._options, rng)
+        duration = self._options.max_session_duration
+        self._schedule = (
+            RolloverSchedule(duration, self._options.rollover_grace)
+            if duration is not None
+            else None
+        )
+        self._outage: Outage | None = None
+        self.reconnects = 0
+        """Reconnects completed so far (for diagnostics and benchmarks)."""
+        self.last_downtime: float | None = None
+        """Downtime of the latest reconnect, in seconds."""
+        # User input.
+        props = self._configured_session()
+        self._turn_audio = TurnAudio(InputAudioTimeline(input_format(props), TURN_AUDIO_KEEP_MS))
+        self._input = InputAudio(
+            input_format(props),
+            self._turn_audio,
+            batch_ms=batch_ms,
+            max_pending_secs=max_pending_audio_secs,
+            preroll_secs=preroll_secs,
+        )
+        self._input.set_manual_turns(turn_detection_disabled(props))
+        self.audio_input_paused = False
+        """User audio is not sent while True."""
+        self.video_input_paused = False
+        """Video frames are not sent while True."""
+        self._video = VideoRateLimit(video_max_fps)
+        self.video_detail: ImageDetail = video_detail
+        """Image detail of video frames."""
+        self._server_speech = False
+        self._local_speech = False
+        # Assistant output.
+        out = output_format(props)
+        self._decoder = OutputAudioDecoder(out)
+        self._playback = PlaybackTracker(bytes_per_ms=out.bytes_per_ms)
+        self._responses = ResponseRequests()
+        # Text of each reply being produced, remembered at response.done so the context
+        # sync recognises the assistant message the aggregator writes for it.
+        self._replies: dict[str, list[str]] = {}
+        # The conversation.
+        self._calls = FunctionCallTracker()
+        self._conversation = ServerConversation(self._next_event_id)
+        self._tool_messages: ToolMessages = (
+            tool_messages if tool_messages is not None else PlainToolMessages()
+        )
+        self._retrievals: set[str] = set()
+
+    # -- what the host may read -----------------------------------------------------
+
+    @property
+    def phase(self) -> Phase:
+        """Where the session is."""
+        return self._phase.phase
+
+    @property
+    def manual_turns(self) -> bool:
+        """Whether server turn detection is off, so local turn frames drive turns."""
+        return turn_detection_disabled(self._effective())
+
+    @property
+    def rollover_enabled(self) -> bool:
+        """Whether connections are recycled before the server's session limit."""
+        return self._schedule is not None
+
+    @property
+    def options(self) -> ReconnectOptions:
+        """The reconnect, keepalive and rollover options."""
+        return self._options
+
+    @property
+    def input_audio(self) -> InputAudio:
+        """The user audio path (read its ``held_ms`` / ``sent_bytes`` for diagnostics)."""
+        return self._input
+
+    @property
+    def conversation(self) -> ServerConversation:
+        """The client's side of the server conversation (mirror, context sync)."""
+        return self._conversation
+
+    @property
+    def playback(self) -> PlaybackTracker:
+        """Assistant audio received and played, for truncation."""
+        return self._playback
+
+    # -- shared steps -----------------------------------------------------------------
+
+    def _next_event_id(self, prefix: str) -> str:
+        return f"{prefix}_{next(self._event_ids)}"
+
+    def _configured_session(self) -> SessionProperties:
+        if self._configured is None:
+            self._configured = SessionProperties.model_validate(self._desired, context=WIRE_CONTEXT)
+        return self._configured
+
+    def _effective(self) -> SessionProperties:
+        """The session configuration the server works with (see ``SessionConfigState``)."""
+        return self._config.effective(self._configured_session())
+
+    def _update_session(self, out: list[Action], *, configure: bool = False) -> None:
+        """Send what the server lacks of the wanted configuration.
+
+        Args:
+            out: Actions so far.
+            configure: ``session.created``: send the whole configuration. Otherwise
+                nothing goes out before that first update, which carries everything.
+        """
+        phase = self._phase.phase
+        if not phase.connected or phase is Phase.RETIRING:
+            return
+        if configure:
+            self._config.reset()
+        elif not self._config.has_sent:
+            return
+        plan = self._config.plan(self._desired, self._model)
+        for warning in plan.warnings:
+            logger.warning(f"{self._name}: {warning}")
+        if plan.session is None:
+            return
+        event_id = self._next_event_id("session")
+        if phase is Phase.CONFIGURING:
+            self._link.configuring_event_id = event_id
+        session = SessionProperties.model_validate(plan.session, context=WIRE_CONTEXT)
+        out.append(
+            Send(
+                SessionUpdateEvent(session=session, event_id=event_id),
+                span="llm_setup" if configure else None,
+            )
+        )
+        self._config.on_sent(plan.session)
+        self._apply_formats(out)
+
+    def _apply_formats(self, out: list[Action]) -> None:
+        props = self._effective()
+        target = input_format(props)
+        if target != self._input.target:
+            # Audio kept in the old format can no longer be restored.
+            self._conversation.mirror.forget_input_audio()
+            self._input.retarget(target)
+            out.append(SendInputAudio())
+        self._input.set_manual_turns(turn_detection_disabled(props))
+        self._set_output_format(output_format(props))
+
+    def _set_output_format(self, fmt: AudioFormatSpec) -> None:
+        if fmt != self._decoder.format:
+            self._decoder = OutputAudioDecoder(fmt)
+            self._playback = PlaybackTracker(bytes_per_ms=fmt.bytes_per_ms)
+
+    def _request_response(self, out: list[Action], *, start_metrics: bool = True) -> None:
+        """Something needs the model to respond: one ``response.create``, now or later."""
+        if not self._responses.want(ready=self._phase.phase.configured):
+            return
+        self._seed_if_needed(out)
+        event_id = self._next_event_id("resp")
+        self._responses.on_create_sent(event_id)
+        out.append(ResponseStarted())
+        if start_metrics:
+            out.append(Metrics(MetricsOp.START))
+        out.append(Send(ResponseCreateEvent(event_id=event_id), span="llm_request"))
+
+    def _seed_if_needed(self, out: list[Action]) -> None:
+        """Seed the server conversation from the context once per conversation."""
+        conversation = self._conversation
+        if conversation.sync.needs_seed:
+            out.append(ConversationSeeded())
+            out.extend(Send(event) for event in conversation.seed())
+            out.extend(Send(event) for event in conversation.flush(self._phase.phase.configured))
+            self._update_session(out)
+        out.extend(Send(event) for event in conversation.flush(self._phase.phase.configured))
+
+    def _settle(self, closing: Closing, due: bool, out: list[Action]) -> None:
+        """Close what a finished response left open; send the request it owed."""
+        self._closing_frames(closing, out)
+        if due:
+            self._request_response(out)
+
+    @staticmethod
+    def _closing_frames(closing: Closing, out: list[Action]) -> None:
+        if closing.tts_stopped:
+            out.append(BotSpeechStopped())
+        if closing.full_response_end:
+            out.append(ResponseEnded())
+
+    def _keep_turn_audio(self, item_id: str, audio: bytes | None) -> None:
+        if audio:
+            # Once per turn, not per chunk: the restore needs it as base64.
+            encoded = base64.b64encode(audio).decode("ascii")
+            self._conversation.mirror.on_input_audio(item_id, encoded)
+
+    def _activity(self) -> Activity:
+        return Activity(
+            response_running=self._responses.busy,
+            user_speaking=self._server_speech or self._local_speech,
+            bot_speaking=self._playback.is_playing,
+        )
+
+    def _add_item(self, item: ConversationItem, out: list[Action]) -> None:
+        """Create an item in the server conversation, now or once it may go out."""
+        configured = self._phase.phase.configured
+        out.extend(Send(event) for event in self._conversation.add(item, configured))
+
+    def _deliver_tool_output(
+        self, call_id: str, output: str, *, run_llm: bool, out: list[Action]
+    ) -> None:
+        """Send one function call output; ask for the response after the last of a round.
+
+        Args:
+            call_id: The call answered.
+            output: The result text.
+            run_llm: False when the result asked not to run the model.
+            out: Actions so far.
+        """
+        self._conversation.sync.mark_call_handled(call_id)
+        if self._calls.is_open(call_id):
+            self._add_item(function_output_item(call_id, output), out)
+            self._responses.pending_input = True
+            if self._calls.on_result(call_id) and run_llm:
+                self._request_response(out)
+            return
+        # The server no longer waits for this call (e.g. it was made on an earlier
+        # connection): tell the model the outcome as a message, and let it answer.
+        text = self._tool_messages.late_result(call_id, output)
+        self._add_item(text_message_item(text, "system"), out)
+        self._responses.pending_input = True
+        if run_llm:
+            self._request_response(out)
+
+    def _barge_in(self, now: float, out: list[Action]) -> None:
+        """The user talks over the bot: truncate what was not heard, stop the speech.
+
+        Runs on server VAD's ``speech_started`` and again on the interruption that
+        follows; the second run finds nothing left to do.
+        """
+        for step in self._playback.plan_interruption(now):
+            if isinstance(step, TruncateItem):
+                self._conversation.mirror.on_truncate_sent(step.item_id, step.audio_received_ms)
+                event: ClientEvent = ConversationItemTruncateEvent(
+                    item_id=step.item_id,
+                    content_index=step.content_index,
+                    audio_end_ms=step.audio_end_ms,
+                )
+            else:
+                event = ConversationItemDeleteEvent(item_id=step.item_id)
+            out.append(Send(event))
+        closing = self._responses.on_barge_in()
+        if closing.tts_stopped:
+            out.append(BotSpeechStopped())
+
+    # -- errors --------------------------------------------------------------------------
+
+    def _report(
+        self, description: str, rule: ErrorRule, code: str | None, out: list[Action]
+    ) -> None:
+        """Apply an error rule: log, report, recycle the connection or stop."""
+        text = f"OpenAI Realtime error {description} ({rule.hint})"
+        if rule.action is ErrorAction.IGNORE:
+            logger.debug(f"{self._name}: {text}")
+        elif rule.action is ErrorAction.RECOVER:
+            out.append(ReportError(text, rule.category))
+        elif rule.action is ErrorAction.RECONNECT:
+            logger.warning(f"{self._name}: {text}")
+            self._retire(code or "reconnect asked by the server", out)
+        else:
+            self._report_fatal(text, rule.category, out)
+            # Retrying cannot help: end the connection, and with it the session.
+            out.append(CloseConnection(code or "fatal error"))
+
+    def _report_fatal(self, text: str, category: ErrorCategoryName, out: list[Action]) -> None:
+        """Report the one fatal error of the session (later ones are dropped)."""
+        if self._fatal_reported:
+            return
+        self._fatal_reported = True
+        out.append(ReportError(text, category, fatal=True))
+
+    # -- the connection ----------------------------------------------------------------
+
+    def _retire(self, reason: str, out: list[Action]) -> None:
+        phase = self._phase.phase
+        if not phase.connected or phase is Phase.RETIRING:
+            return
+        self._link.retire_reason = reason
+        # Nothing more goes out on this connection: audio, items and requests wait.
+        self._input.hold()
+        self._phase.move(Phase.RETIRING, reason)
+        out.append(CloseConnection(reason))
+
+    def _reset_connection(
+        self, out: list[Action], *, keep_conversation: bool, push_frames: bool
+    ) -> None:
+        """Forget everything tied to the connection that ended (the one reset).
+
+        It resets what the server was told about the session; the input audio path
+        (held audio is kept for a reconnect); the response in progress (its open
+        frames are closed) and the requests owed; assistant playback; the function
+        calls whose arguments never completed; replies in progress; the turn audio;
+        pending item retrievals (they fail).
+
+        Args:
+            out: Actions so far.
+            keep_conversation: A reconnect follows: keep the held audio, the mirror
+                (restored on the next connection) and the calls waiting for results
+                (answered there); an unfinished answer is asked for again there.
+                False starts afresh: the next connection is seeded from the context,
+                and results of old calls reach it as messages.
+            push_frames: Close the frames of a response in progress (False while the
+                pipeline shuts down).
+        """
+        self._config.reset()
+        self._input.reset(keep_held=keep_conversation)
+        if keep_conversation:
+            self._calls.reset()
+            closing = self._responses.on_connection_lost(len(self._calls.outstanding()))
+        else:
+            self._calls = FunctionCallTracker()
+            closing = self._responses.reset()
+        if push_frames:
+            self._closing_frames(closing, out)
+        self._playback.reset()
+        self._conversation.on_connection_reset(keep_conversation=keep_conversation)
+        self._server_speech = False
+        self._turn_audio.reset()
+        self._replies.clear()
+        for item_id in sorted(self._retrievals):
+            out.append(RetrievalFailed(item_id, "the Realtime connection closed"))
+        self._retrievals.clear()
+        self._link = Link()

@@ -1,0 +1,134 @@
+"""Inputs from the user's side: audio, turns, interruptions, playback, images.
+
+Two turn modes. With server VAD the server reports speech and answers by itself;
+an interruption only truncates what the user did not hear. In manual mode
+(``turn_detection`` off) local turn detection drives the session: the user stopping
+commits the input buffer and asks for one response; an interruption clears the
+buffer (replaying the speech onset) and cancels the response.
+
+:meth:`UserInputs.user_audio` is the input hot path: it returns the texts to send
+(usually none: a batch fills every few frames) and builds no action list.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from pipecat_realtime_openai.core.actions import (
+    Action,
+    Metrics,
+    MetricsOp,
+    Send,
+    SendInputAudio,
+)
+from pipecat_realtime_openai.core.items import image_item
+from pipecat_realtime_openai.core.session_base import SessionBase
+from pipecat_realtime_openai.protocol.client_events import ResponseCancelEvent
+
+_NOTHING: tuple[str, ...] = ()
+
+
+class UserInputs(SessionBase):
+    """Applies what the user does to the session."""
+
+    # -- audio ---------------------------------------------------------------------------
+
+    def user_audio(self, pcm: bytes, sample_rate: int, num_channels: int) -> Sequence[str]:
+        """One frame of user audio (the hot path).
+
+        Args:
+            pcm: 16-bit PCM, interleaved when stereo.
+            sample_rate: Its rate.
+            num_channels: Its channel count.
+
+        Returns:
+            The JSON texts to send now, in order; send them before taking more.
+        """
+        if self.audio_input_paused:
+            return _NOTHING
+        return self._input.push(pcm, sample_rate, num_channels)
+
+    def take_input_audio(self) -> Sequence[str]:
+        """The input audio ready to send (what a ``SendInputAudio`` asks to send)."""
+        return self._input.take()
+
+    def input_paused(self) -> Sequence[str]:
+        """User audio paused for a moment: send what conversion and batching hold back.
+
+        Returns:
+            The JSON texts to send now.
+        """
+        self._input.flush()
+        return self._input.take()
+
+    def set_vad_start_secs(self, start_secs: float) -> None:
+        """The local VAD's ``start_secs``: sizes the manual-mode pre-roll."""
+        self._input.set_vad_start_secs(start_secs)
+
+    # -- turns -----------------------------------------------------------------------------
+
+    def user_started_speaking(self) -> None:
+        """Local turn detection: the user started talking."""
+        self._local_speech = True
+
+    def user_stopped_speaking(self) -> list[Action]:
+        """Local turn detection: the user stopped; in manual mode, commit and ask once."""
+        self._local_speech = False
+        out: list[Action] = []
+        if not self.manual_turns:
+            return out
+        # The audio held back by the batcher belongs to this turn: it goes first.
+        self._input.commit()
+        out.append(SendInputAudio())
+        self._responses.pending_input = True
+        out.append(Metrics(MetricsOp.START))
+        self._request_response(out, start_metrics=False)
+        return out
+
+    def interruption(self, now: float) -> list[Action]:
+        """The pipeline interrupts the bot (an ``InterruptionFrame``).
+
+        Args:
+            now: Clock reading (how much of the reply was heard).
+        """
+        out: list[Action] = []
+        if self.manual_turns:
+            self._input.clear_and_replay_preroll()
+            out.append(SendInputAudio())
+            if self._responses.busy:
+                out.append(Send(ResponseCancelEvent()))
+        self._barge_in(now, out)
+        out.append(Metrics(MetricsOp.STOP_ALL))
+        return out
+
+    # -- playback ----------------------------------------------------------------------------
+
+    def bot_started_speaking(self, now: float) -> None:
+        """The transport started playing assistant audio."""
+        self._playback.on_playback_started(now)
+
+    def bot_stopped_speaking(self, now: float) -> None:
+        """The transport played out everything it had."""
+        self._playback.on_playback_stopped(now)
+
+    # -- video -------------------------------------------------------------------------------
+
+    def video_frame_due(self, now: float) -> bool:
+        """Whether a video frame arriving now is to be sent (rate limit, pause, session).
+
+        Args:
+            now: Clock reading.
+        """
+        if self.video_input_paused or not self._phase.phase.configured:
+            return False
+        return self._video.accept(now)
+
+    def user_image(self, data_uri: str) -> list[Action]:
+        """An image from the user (a video frame accepted by :meth:`video_frame_due`).
+
+        Args:
+            data_uri: The image as a ``data:image/jpeg;base64,...`` URI.
+        """
+        out: list[Action] = []
+        self._add_item(image_item(data_uri, self.video_detail), out)
+        return out

@@ -1,0 +1,239 @@
+"""Actions -> socket sends and Pipecat frames: the executing half of the service.
+
+:class:`ActionExecutor` carries out what the core
+(:class:`~pipecat_realtime_openai.core.session.RealtimeSession`) decides, one handler per
+action type of :data:`~pipecat_realtime_openai.core.actions.Action`. It decides
+nothing: the order of the actions is the order of their effects. A new action type
+without a handler stops the service at construction (and a test), rather than being
+dropped at run time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, get_args
+
+from loguru import logger
+from pipecat.adapters.llm.services.open_ai_realtime_adapter import OpenAIRealtimeLLMAdapter
+from pipecat.frames.frames import (
+    ErrorFrame,
+    InterimTranscriptionFrame,
+    LLMFullResponseEndFrame,
+    LLMFullResponseStartFrame,
+    ProposedUserStartedSpeakingFrame,
+    ProposedUserStoppedSpeakingFrame,
+    TranscriptionFrame,
+    TTSStartedFrame,
+    TTSStoppedFrame,
+)
+from pipecat.processors.aggregators.llm_context import LLMContext
+from pipecat.processors.frame_processor import FrameDirection
+from pipecat.services.llm_service import FunctionCallFromLLM, LLMService
+from pipecat.transcriptions.language import Language
+from pipecat.utils.errors import ErrorCategory
+from pipecat.utils.time import time_now_iso8601
+from pipecat.utils.tracing.service_decorators import traced_openai_realtime, traced_stt
+
+from pipecat_realtime_openai.core import actions as act
+from pipecat_realtime_openai.core.session import RealtimeSession
+from pipecat_realtime_openai.protocol.client_events import ClientEvent
+from pipecat_realtime_openai.protocol.items import ConversationItem
+from pipecat_realtime_openai.service.context import language_of, token_usage
+from pipecat_realtime_openai.service.wire import Wire
+
+ActionHandler = Callable[[Any], Awaitable[None]]
+
+
+class MissingActionHandler(TypeError):
+    """The executor has no handler for an action type of the core."""
+
+
+class ActionExecutor(LLMService[OpenAIRealtimeLLMAdapter]):
+    """Carries out the core's actions on the socket and in the pipeline.
+
+    Subclasses set ``_core`` and ``_wire`` before any action runs, and keep
+    ``_latest_context`` (the last ``LLMContext`` seen) current.
+    """
+
+    _core: RealtimeSession
+    _wire: Wire
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.user_id = ""
+        self._latest_context: LLMContext | None = None
+        self._retrieval_waiters: dict[str, list[asyncio.Future[ConversationItem]]] = {}
+        self._action_handlers: dict[type, ActionHandler] = {
+            act.Send: self._on_send,
+            act.SendInputAudio: self._on_send_input_audio,
+            act.CloseConnection: self._on_close_connection,
+            act.ResponseStarted: self._on_response_started,
+            act.ResponseEnded: self._on_response_ended,
+            act.BotSpeechStarted: self._on_bot_speech_started,
+            act.BotSpeechStopped: self._on_bot_speech_stopped,
+            act.UserSpeechStarted: self._on_user_speech_started,
+            act.UserSpeechStopped: self._on_user_speech_stopped,
+            act.UserTranscript: self._on_user_transcript,
+            act.Metrics: self._on_metrics,
+            act.UsageReport: self._on_usage,
+            act.ResponseFinished: self._on_response_finished,
+            act.RunFunctionCall: self._on_run_function_call,
+            act.Notify: self._on_notify,
+            act.ReportError: self._on_report_error,
+            act.ConversationSeeded: self._on_conversation_seeded,
+            act.ItemRetrieved: self._on_item_retrieved,
+            act.RetrievalFailed: self._on_retrieval_failed,
+        }
+        missing = set(get_args(act.Action)) - self._action_handlers.keys()
+        if missing:
+            names = ", ".join(sorted(t.__name__ for t in missing))
+            raise MissingActionHandler(f"no handler for core actions: {names}")
+
+    async def _execute(self, actions: Sequence[act.Action]) -> None:
+        """Carry out actions in order."""
+        handlers = self._action_handlers
+        for action in actions:
+            await handlers[type(action)](action)
+
+    # -- the wire --------------------------------------------------------------------------
+
+    async def _on_send(self, action: act.Send) -> None:
+        if action.span == "llm_setup":
+            await self._send_setup(action.event)
+        elif action.span == "llm_request":
+            await self._send_request(action.event)
+        else:
+            await self._send_event(action.event)
+
+    async def _send_event(self, event: ClientEvent) -> None:
+        logger.trace(f"{self}: sending {event.type}")
+        await self._wire.send_text(event.to_json())
+
+    @traced_openai_realtime(operation="llm_setup")
+    async def _send_setup(self, event: ClientEvent) -> None:
+        await self._send_event(event)
+
+    @traced_openai_realtime(operation="llm_request")
+    async def _send_request(self, event: ClientEvent) -> None:
+        await self._send_event(event)
+
+    async def _on_send_input_audio(self, action: act.SendInputAudio) -> None:
+        await self._wire.send_input_audio(self._core.take_input_audio)
+
+    async def _on_close_connection(self, action: act.CloseConnection) -> None:
+        logger.debug(f"{self}: closing the Realtime connection ({action.reason})")
+        await self._wire.close()
+
+    # -- frames ------------------------------------------------------------------------------
+
+    async def _on_response_started(self, action: act.ResponseStarted) -> None:
+        await self.push_frame(LLMFullResponseStartFrame())
+
+    async def _on_response_ended(self, action: act.ResponseEnded) -> None:
+        await self.push_frame(LLMFullResponseEndFrame())
+
+    async def _on_bot_speech_started(self, action: act.BotSpeechStarted) -> None:
+        await self.push_frame(TTSStartedFrame())
+
+    async def _on_bot_speech_stopped(self, action: act.BotSpeechStopped) -> None:
+        await self.push_frame(TTSStoppedFrame())
+
+    async def _on_user_speech_started(self, action: act.UserSpeechStarted) -> None:
+        await self.broadcast_frame(ProposedUserStartedSpeakingFrame)
+
+    async def _on_user_speech_stopped(self, action: act.UserSpeechStopped) -> None:
+        await self.broadcast_frame(ProposedUserStoppedSpeakingFrame)
+
+    async def _on_user_transcript(self, action: act.UserTranscript) -> None:
+        language = language_of(action.language)
+        if not action.final:
+            interim = InterimTranscriptionFrame(
+                action.text,
+                self.user_id,
+                time_now_iso8601(),
+                language=language,
+                result=action.event,
+            )
+            await self.push_frame(interim, FrameDirection.UPSTREAM)
+            return
+        frame = TranscriptionFrame(
+            action.text,
+            self.user_id,
+            time_now_iso8601(),
+            language=language,
+            result=action.event,
+            finalized=True,
+        )
+        await self.push_frame(frame, FrameDirection.UPSTREAM)
+        await self._trace_user_transcription(action.text, True, language)
+
+    @traced_stt
+    async def _trace_user_transcription(
+        self, transcript: str, is_final: bool, language: Language | None = None
+    ) -> None:
+        """Give Pipecat's STT tracing a span for each final user transcript."""
+
+    # -- metrics -----------------------------------------------------------------------------
+
+    async def _on_metrics(self, action: act.Metrics) -> None:
+        if action.op is act.MetricsOp.START:
+            await self.start_ttfb_metrics()
+            await self.start_processing_metrics()
+        elif action.op is act.MetricsOp.STOP_PROCESSING:
+            await self.stop_processing_metrics()
+        else:
+            await self.stop_all_metrics()
+
+    async def _on_usage(self, action: act.UsageReport) -> None:
+        await self.start_llm_usage_metrics(token_usage(action.usage))
+
+    async def _on_response_finished(self, action: act.ResponseFinished) -> None:
+        await self._trace_response_done(action.event)
+
+    @traced_openai_realtime(operation="llm_response")
+    async def _trace_response_done(self, event: Any) -> None:
+        """Give Pipecat's realtime tracing a span for each finished response."""
+
+    # -- the application -------------------------------------------------------------------
+
+    async def _on_run_function_call(self, action: act.RunFunctionCall) -> None:
+        call = FunctionCallFromLLM(
+            function_name=action.name,
+            tool_call_id=action.call_id,
+            arguments=action.arguments,
+            context=self._latest_context,
+        )
+        await self.run_function_calls([call])
+
+    async def _on_notify(self, action: act.Notify) -> None:
+        await self._call_event_handler(action.handler, *action.args)
+
+    async def _on_report_error(self, action: act.ReportError) -> None:
+        category = ErrorCategory(action.category)
+        if not action.fatal:
+            await self.push_error(action.message, category=category)
+            return
+        frame = ErrorFrame(error=action.message, category=category)
+        # Set after construction: the constructor warns about the deprecated flag.
+        frame.fatal = True
+        await self.push_error_frame(frame, force_treat_as_permanent=True)
+
+    async def _on_conversation_seeded(self, action: act.ConversationSeeded) -> None:
+        if self._latest_context is not None:
+            self._log_llm_conversation_setup(self._latest_context)
+
+    async def _on_item_retrieved(self, action: act.ItemRetrieved) -> None:
+        for future in self._retrieval_waiters.pop(action.item_id, []):
+            if not future.done():
+                future.set_result(action.item)
+
+    async def _on_retrieval_failed(self, action: act.RetrievalFailed) -> None:
+        for future in self._retrieval_waiters.pop(action.item_id, []):
+            if not future.done():
+                future.set_exception(RuntimeError(action.message))
+
+    @property
+    def _context(self) -> LLMContext | None:
+        # Read by Pipecat's tracing decorators.
+        return self._latest_context
