@@ -99,7 +99,12 @@ class RealtimeConnection:
         text = f"code {self.close_code}, reason {self.close_reason!r}"
         protocol = self._ws.protocol if self._ws is not None else None
         sent = protocol.close_sent if protocol is not None else None
-        if sent is not None and protocol.close_rcvd is None and sent.code != 1000:
+        if (
+            protocol is not None
+            and sent is not None
+            and protocol.close_rcvd is None
+            and (sent.code != 1000)
+        ):
             # We gave up on the peer (e.g. no pong to a keepalive ping).
             text += f"; closed by the client: {sent.code} {sent.reason}"
         return text

@@ -19,12 +19,12 @@ from Pipecat's module (all deliberate):
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from pipecat_realtime_openai.protocol import *  # noqa: F403
 from pipecat_realtime_openai.protocol import __all__ as _protocol_names
 from pipecat_realtime_openai.protocol import parse_server_event as _parse_server_event
-from pipecat_realtime_openai.protocol.base import WIRE_CONTEXT
+from pipecat_realtime_openai.protocol.base import WIRE_CONTEXT, WireModel
 from pipecat_realtime_openai.protocol.fast import AudioDelta, TextDelta, TranscriptDelta
 from pipecat_realtime_openai.protocol.parse import ParsedServerEvent
 from pipecat_realtime_openai.protocol.server_events import (
@@ -44,14 +44,16 @@ OPENAI_SAMPLE_RATE = OPENAI_PCM_RATE
 OPENAI_REALTIME_WHISPER_MODEL = DEFAULT_TRANSCRIPTION_MODEL
 """Pipecat's name for the default transcription model."""
 
-_MODEL_OF_FAST_DELTA: dict[type, type] = {
+_MODEL_OF_FAST_DELTA: dict[type, type[WireModel]] = {
     AudioDelta: ResponseAudioDelta,
     TranscriptDelta: ResponseAudioTranscriptDelta,
     TextDelta: ResponseTextDelta,
 }
 
 
-def parse_server_event(raw: str | bytes | dict[str, Any]) -> ParsedServerEvent:
+def parse_server_event(  # type: ignore[no-redef]  # replaces the star-imported one
+    raw: str | bytes | dict[str, Any],
+) -> ParsedServerEvent:
     """Parse a server frame into pydantic models only, as Pipecat's function does.
 
     Unlike :func:`pipecat_realtime_openai.protocol.parse_server_event` (the fast path
@@ -67,7 +69,8 @@ def parse_server_event(raw: str | bytes | dict[str, Any]) -> ParsedServerEvent:
     event = _parse_server_event(raw)
     model = _MODEL_OF_FAST_DELTA.get(type(event))
     if model is not None:
-        return model.model_validate(event.to_dict(), context=WIRE_CONTEXT)  # type: ignore[union-attr]
+        data = event.to_dict()  # type: ignore[union-attr]
+        return cast(ParsedServerEvent, model.model_validate(data, context=WIRE_CONTEXT))
     return event
 
 

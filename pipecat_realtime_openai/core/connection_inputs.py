@@ -81,6 +81,7 @@ class ConnectionInputs(SessionBase):
             self._input.reset()
         if step.report == "fatal":
             status = end.reason.http_status
+            code: str | None
             if status is not None:
                 rule, code = classify_http_status(status), f"http_{status}"
             else:

@@ -79,8 +79,6 @@ class DeleteItem:
     item_id: str
 
 
-TruncateAction = TruncateItem
-DeleteAction = DeleteItem
 PlaybackAction = TruncateItem | DeleteItem
 
 

@@ -197,13 +197,11 @@ class ConnectionEnd:
     Attributes:
         description: What happened, in words (for logs and event handlers).
         reason: The error code or HTTP status involved, if any.
-        shutting_down: The service closed it on purpose (pipeline end, reset).
         fatal_reported: A fatal error was already reported to the pipeline.
     """
 
     description: str
     reason: DisconnectReason = DisconnectReason()
-    shutting_down: bool = False
     fatal_reported: bool = False
 
 
@@ -255,7 +253,7 @@ class ReconnectPlanner:
         Returns:
             :class:`Retry` with the wait, or :class:`Stop` saying what to report.
         """
-        if end.shutting_down or end.fatal_reported:
+        if end.fatal_reported:
             return Stop()
         if not self._policy.should_retry(end.reason):
             return Stop("fatal")

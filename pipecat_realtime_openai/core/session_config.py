@@ -143,7 +143,7 @@ def accepts_reasoning(model: str | None) -> bool:
     Returns:
         True for reasoning-capable realtime models.
     """
-    return bool(model) and any(marker in model for marker in REASONING_MODEL_MARKERS)
+    return model is not None and any(marker in model for marker in REASONING_MODEL_MARKERS)
 
 
 def without_unsupported_fields(

@@ -20,7 +20,8 @@ def _event_union_adapter(union_alias: Any) -> TypeAdapter[Any]:
     # The official alias is Annotated[Union[...], PropertyInfo(...)]; re-annotating the
     # bare union with a pydantic discriminator makes errors name only the matching type.
     members = get_args(get_args(union_alias)[0])
-    return TypeAdapter(Annotated[Union[members], Field(discriminator="type")])  # noqa: UP007
+    union: Any = Annotated[Union[members], Field(discriminator="type")]  # noqa: UP007
+    return TypeAdapter(union)
 
 
 @cache

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from pydantic import ValidationError
 from pydantic_core import from_json
@@ -136,7 +136,8 @@ def parse_server_event(raw: str | bytes | dict[str, Any]) -> ParsedServerEvent:
     if fast_cls is not None:
         fast = fast_cls.from_wire(data)
         if fast is not None:
-            return fast
+            # from_wire returns an instance of the class it is called on.
+            return cast(AudioDelta | TranscriptDelta | TextDelta, fast)
     cls = SERVER_EVENT_TYPES.get(event_type, UnknownServerEvent)
     return _validate(cls, data, raw)  # type: ignore[return-value]
 

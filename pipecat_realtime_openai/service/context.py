@@ -11,7 +11,7 @@ services do, and :func:`token_usage` / :func:`language_of` convert back.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
 from pipecat.adapters.llm.services.open_ai_realtime_adapter import OpenAIRealtimeLLMAdapter
 from pipecat.metrics.metrics import LLMTokenUsage
@@ -43,7 +43,7 @@ def context_message(message: Any) -> ContextMessage:
         return ContextMessage(role=None)
     role = message.get("role")
     role = role if isinstance(role, str) else None
-    payload = async_tool_messages.parse_message(message)
+    payload = async_tool_messages.parse_message(cast(Any, message))
     if payload is not None:
         result = None
         if payload.kind == "final":
@@ -58,7 +58,7 @@ def context_message(message: Any) -> ContextMessage:
         return ContextMessage(role, tool_result=result)
     if message.get("tool_calls"):
         return ContextMessage(role, tool_traffic=True)
-    return ContextMessage(role, text=standard_message_text(message) or "")
+    return ContextMessage(role, text=standard_message_text(cast(Any, message)) or "")
 
 
 def context_messages(messages: Iterable[Any]) -> tuple[ContextMessage, ...]:

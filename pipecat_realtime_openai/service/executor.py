@@ -6,11 +6,17 @@ action type of :data:`~pipecat_realtime_openai.core.actions.Action`. It decides
 nothing: the order of the actions is the order of their effects. A new action type
 without a handler stops the service at construction (and a test), rather than being
 dropped at run time.
+
+Received server events pass through here too (:meth:`ActionExecutor._on_server_event`):
+assistant audio and transcript deltas take the core's direct paths and become frames
+at once, with no action list; every other event goes to the core and its actions are
+carried out.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, get_args
 
@@ -21,11 +27,15 @@ from pipecat.frames.frames import (
     InterimTranscriptionFrame,
     LLMFullResponseEndFrame,
     LLMFullResponseStartFrame,
+    LLMTextFrame,
     ProposedUserStartedSpeakingFrame,
     ProposedUserStoppedSpeakingFrame,
+    TextType,
     TranscriptionFrame,
+    TTSAudioRawFrame,
     TTSStartedFrame,
     TTSStoppedFrame,
+    TTSTextFrame,
 )
 from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.processors.frame_processor import FrameDirection
@@ -38,6 +48,7 @@ from pipecat.utils.tracing.service_decorators import traced_openai_realtime, tra
 from pipecat_realtime_openai.core import actions as act
 from pipecat_realtime_openai.core.session import RealtimeSession
 from pipecat_realtime_openai.protocol.client_events import ClientEvent
+from pipecat_realtime_openai.protocol.fast import AudioDelta, DeltaRun, TextDelta, TranscriptDelta
 from pipecat_realtime_openai.protocol.items import ConversationItem
 from pipecat_realtime_openai.service.context import language_of, token_usage
 from pipecat_realtime_openai.service.wire import Wire
@@ -232,6 +243,61 @@ class ActionExecutor(LLMService[OpenAIRealtimeLLMAdapter]):
         for future in self._retrieval_waiters.pop(action.item_id, []):
             if not future.done():
                 future.set_exception(RuntimeError(action.message))
+
+    # -- server events in: the output hot path ------------------------------------
+
+    async def _on_server_event(self, event: Any) -> None:
+        """One received event: audio and transcript deltas take the direct paths."""
+        kind = type(event)
+        if kind is DeltaRun:
+            first = event.first
+            kind = type(first)
+            if kind is AudioDelta:
+                await self._play(first, event.audio())
+            elif kind is TranscriptDelta:
+                await self._show_transcript(first, event.text())
+            else:
+                await self._show_text(first, event.text())
+        elif kind is AudioDelta:
+            await self._play(event, event.audio())
+        elif kind is TranscriptDelta:
+            await self._show_transcript(event, event.delta)
+        elif kind is TextDelta:
+            await self._show_text(event, event.delta)
+        else:
+            await self._execute(self._core.server_event(event, time.monotonic()))
+
+    async def _play(self, delta: AudioDelta, audio: bytes) -> None:
+        out = self._core.audio_out(delta, audio, time.monotonic())
+        if out is None:
+            return  # late audio of an interrupted or unknown response
+        await self.stop_ttfb_metrics()
+        if out.opens_speech:
+            await self.push_frame(TTSStartedFrame())
+        if out.pcm:
+            await self.push_frame(
+                TTSAudioRawFrame(audio=out.pcm, sample_rate=out.sample_rate, num_channels=1)
+            )
+
+    async def _show_transcript(self, delta: TranscriptDelta, text: str) -> None:
+        out = self._core.transcript_out(delta, text)
+        if out is None:
+            return
+        if out.opens_speech:
+            await self.push_frame(TTSStartedFrame())
+        # RTVI shows bot text from LLMTextFrame; the aggregator builds the context from
+        # the TTSTextFrame, so the LLMTextFrame must not be added to the context again.
+        llm_text = LLMTextFrame(out.text)
+        llm_text.append_to_context = False
+        await self.push_frame(llm_text)
+        tts_text = TTSTextFrame(out.text, text_type=TextType.SENTENCE)
+        tts_text.includes_inter_frame_spaces = True
+        await self.push_frame(tts_text)
+
+    async def _show_text(self, delta: TextDelta, text: str) -> None:
+        if self._core.text_out(delta, text):
+            await self.stop_ttfb_metrics()
+            await self.push_frame(LLMTextFrame(text))
 
     @property
     def _context(self) -> LLMContext | None:

@@ -36,13 +36,8 @@ from pipecat.frames.frames import (
     LLMMessagesAppendFrame,
     LLMServiceMetadataFrame,
     LLMSetToolsFrame,
-    LLMTextFrame,
     SpeechControlParamsFrame,
     StartFrame,
-    TextType,
-    TTSAudioRawFrame,
-    TTSStartedFrame,
-    TTSTextFrame,
     UserStartedSpeakingFrame,
     UserStoppedSpeakingFrame,
 )
@@ -55,7 +50,6 @@ from pipecat_realtime_openai.core.items import encode_result
 from pipecat_realtime_openai.core.reconnect import ReconnectOptions
 from pipecat_realtime_openai.core.session import RealtimeSession
 from pipecat_realtime_openai.protocol.client_events import ClientEvent
-from pipecat_realtime_openai.protocol.fast import AudioDelta, DeltaRun, TextDelta, TranscriptDelta
 from pipecat_realtime_openai.protocol.items import ConversationItem
 from pipecat_realtime_openai.protocol.session import ImageDetail, SessionProperties
 from pipecat_realtime_openai.service.context import (
@@ -177,7 +171,7 @@ class OpenAIRealtimeLLMService(ActionExecutor):
         self.user_id = user_id
         props = self._settings_session()
         self._core = RealtimeSession(
-            wanted_session(self.get_llm_adapter(), props, self._settings.system_instruction),
+            wanted_session(self.get_llm_adapter(), props, self._system_instruction()),
             model=str(self._settings.model),
             name=str(self),
             reconnect=reconnect if reconnect is not None else ReconnectOptions(),
@@ -400,10 +394,18 @@ class OpenAIRealtimeLLMService(ActionExecutor):
     def _settings_session(self) -> SessionProperties:
         return assert_given(self._settings.session_properties)
 
+    def _system_instruction(self) -> str | None:
+        instruction = self._settings.system_instruction
+        return instruction if isinstance(instruction, str) and instruction else None
+
     def _service_tools(self) -> ToolsSchema | list[Any] | None:
         return self._settings_session().tools
 
-    async def _update_settings(self, delta: OpenAIRealtimeLLMSettings) -> dict[str, Any]:
+    # Pipecat hands this service its own settings type (``Settings``), so the narrower
+    # annotation holds at run time; the base classes name theirs.
+    async def _update_settings(  # type: ignore[override]
+        self, delta: OpenAIRealtimeLLMSettings
+    ) -> dict[str, Any]:
         """Apply a settings delta and send a ``session.update`` with only what changed."""
         changed = await super()._update_settings(delta)
         if "model" in changed:
@@ -427,7 +429,7 @@ class OpenAIRealtimeLLMService(ActionExecutor):
     async def _session_changed(self) -> None:
         """The settings, the tools or the context changed: tell the core what is wanted."""
         props = self._settings_session()
-        instruction = self._settings.system_instruction or None
+        instruction = self._system_instruction()
         context = self._latest_context
         if context is None:
             wanted = wanted_session(self.get_llm_adapter(), props, instruction)
@@ -500,7 +502,7 @@ class OpenAIRealtimeLLMService(ActionExecutor):
     async def _on_context(self, context: LLMContext, direction: FrameDirection) -> None:
         self._latest_context = context
         props = self._settings_session()
-        instruction = self._settings.system_instruction or None
+        instruction = self._system_instruction()
         found, wanted = await snapshot(self.get_llm_adapter(), context, props, instruction)
         core = self._core
         await self._execute(core.session_wanted(wanted, str(self._settings.model)))
@@ -548,58 +550,3 @@ class OpenAIRealtimeLLMService(ActionExecutor):
         await self._execute(
             self._core.function_result(frame.tool_call_id, output, final=final, run_llm=run_llm)
         )
-
-    # -- server events in ------------------------------------------------------------------
-
-    async def _on_server_event(self, event: Any) -> None:
-        """One received event: audio and transcript deltas take the direct paths."""
-        kind = type(event)
-        if kind is DeltaRun:
-            first = event.first
-            kind = type(first)
-            if kind is AudioDelta:
-                await self._play(first, event.audio())
-            elif kind is TranscriptDelta:
-                await self._show_transcript(first, event.text())
-            else:
-                await self._show_text(first, event.text())
-        elif kind is AudioDelta:
-            await self._play(event, event.audio())
-        elif kind is TranscriptDelta:
-            await self._show_transcript(event, event.delta)
-        elif kind is TextDelta:
-            await self._show_text(event, event.delta)
-        else:
-            await self._execute(self._core.server_event(event, time.monotonic()))
-
-    async def _play(self, delta: AudioDelta, audio: bytes) -> None:
-        out = self._core.audio_out(delta, audio, time.monotonic())
-        if out is None:
-            return  # late audio of an interrupted or unknown response
-        await self.stop_ttfb_metrics()
-        if out.opens_speech:
-            await self.push_frame(TTSStartedFrame())
-        if out.pcm:
-            await self.push_frame(
-                TTSAudioRawFrame(audio=out.pcm, sample_rate=out.sample_rate, num_channels=1)
-            )
-
-    async def _show_transcript(self, delta: TranscriptDelta, text: str) -> None:
-        out = self._core.transcript_out(delta, text)
-        if out is None:
-            return
-        if out.opens_speech:
-            await self.push_frame(TTSStartedFrame())
-        # RTVI shows bot text from LLMTextFrame; the aggregator builds the context from
-        # the TTSTextFrame, so the LLMTextFrame must not be added to the context again.
-        llm_text = LLMTextFrame(out.text)
-        llm_text.append_to_context = False
-        await self.push_frame(llm_text)
-        tts_text = TTSTextFrame(out.text, text_type=TextType.SENTENCE)
-        tts_text.includes_inter_frame_spaces = True
-        await self.push_frame(tts_text)
-
-    async def _show_text(self, delta: TextDelta, text: str) -> None:
-        if self._core.text_out(delta, text):
-            await self.stop_ttfb_metrics()
-            await self.push_frame(LLMTextFrame(text))

@@ -264,7 +264,9 @@ class SimulatedConnection:
         else:
             self.client_events.append(data)
             injected = (
-                self._faults.errors_for.get(data.get("type")) if isinstance(data, dict) else None
+                self._faults.errors_for.get(str(data.get("type")))
+                if isinstance(data, dict)
+                else None
             )
             if injected is not None:
                 events = [

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 import copy
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from typing import Any
 
 from pipecat_realtime_openai.audio.formats import AudioFormatSpec
@@ -128,7 +128,7 @@ class ResponseRun:
         self._announced = True
         return self._event("response.created", response=copy.deepcopy(self.response))
 
-    def _generate(self) -> Iterator[list[dict[str, Any]]]:
+    def _generate(self) -> Generator[list[dict[str, Any]], None, None]:
         yield [self._created()]
         if self._early:
             yield self._early

@@ -261,12 +261,13 @@ class RealtimeSessionState:
     ) -> tuple[list[Event], list[Event]]:
         spec = self.buffer.spec
         previous = self.store.last_id()
+        part: dict[str, Any] = {"type": "input_audio", "transcript": None}
         item = {
             "id": item_id,
             "type": "message",
             "status": "completed",
             "role": "user",
-            "content": [{"type": "input_audio", "transcript": None}],
+            "content": [part],
         }
         self.store.insert(item)
         audio_ms = len(audio) / spec.bytes_per_ms
@@ -290,7 +291,7 @@ class RealtimeSessionState:
         outcome = self.transcripts.next_outcome(audio)
         if not isinstance(outcome, TranscriptionFailure):
             # The stored item learns its transcript now; the events announce it later.
-            item["content"][0]["transcript"] = outcome
+            part["transcript"] = outcome
         return transcription_events(item_id, outcome, audio_ms, make_event)
 
     def _on_input_audio_buffer_commit(self, data: dict[str, Any]) -> list[Event]:

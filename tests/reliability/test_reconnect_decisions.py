@@ -49,7 +49,6 @@ def test_planner_starts_over_once_restored():
 @pytest.mark.parametrize(
     ("end", "step"),
     [
-        (ConnectionEnd("closed", shutting_down=True), Stop()),
         (ConnectionEnd("bad key", fatal_reported=True), Stop()),
         (ConnectionEnd("refused", DisconnectReason(http_status=401)), Stop("fatal")),
         (ConnectionEnd("refused", DisconnectReason(http_status=403)), Stop("fatal")),
