@@ -3,12 +3,21 @@
 Migrating from Pipecat's built-in service changes one import::
 
     from pipecat_realtime_openai import OpenAIRealtimeLLMService, events
+
+The Pipecat side is imported when one of its names is first used, so the sans-I/O core
+(``pipecat_realtime_openai.core``) can be imported, and tested, without Pipecat.
 """
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 from pipecat_realtime_openai import events
 from pipecat_realtime_openai.core.reconnect import ReconnectInfo, ReconnectOptions
-from pipecat_realtime_openai.service import OpenAIRealtimeLLMService
-from pipecat_realtime_openai.settings import OpenAIRealtimeLLMSettings
+
+if TYPE_CHECKING:
+    from pipecat_realtime_openai.service import OpenAIRealtimeLLMService
+    from pipecat_realtime_openai.settings import OpenAIRealtimeLLMSettings
 
 __version__ = "0.1.0"
 
@@ -20,3 +29,15 @@ __all__ = [
     "__version__",
     "events",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "OpenAIRealtimeLLMService":
+        from pipecat_realtime_openai.service import OpenAIRealtimeLLMService
+
+        return OpenAIRealtimeLLMService
+    if name == "OpenAIRealtimeLLMSettings":
+        from pipecat_realtime_openai.settings import OpenAIRealtimeLLMSettings
+
+        return OpenAIRealtimeLLMSettings
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

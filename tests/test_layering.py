@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import ast
 import re
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -127,3 +129,18 @@ def test_the_sans_io_layers_forbid_the_io_libraries():
     for layer in pure.values():
         assert {"pipecat", "websockets", "asyncio"} <= layer.must_not_import, layer.name
     assert re.search(r"\bservice\b", " ".join(sorted(pure["core"].may_import))) is None
+
+
+def test_the_core_runs_without_pipecat_or_websockets():
+    # Imports are read above; this checks what importing the core really loads (the
+    # package's top level loads the Pipecat side only when one of its names is used).
+    code = (
+        "import sys\n"
+        "import pipecat_realtime_openai.core.session\n"
+        "loaded = {m.split('.')[0] for m in sys.modules}\n"
+        "print(sorted(loaded & {'pipecat', 'websockets'}))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert result.stdout.strip() == "[]", result.stdout
