@@ -183,8 +183,6 @@ class SessionBase:
             preroll_secs=preroll_secs,
         )
         self._input.set_manual_turns(turn_detection_disabled(props))
-        self.audio_input_paused = False
-        """User audio is not sent while True."""
         self.video_input_paused = False
         """Video frames are not sent while True."""
         self._video = VideoRateLimit(video_max_fps)
@@ -214,6 +212,15 @@ class SessionBase:
     def phase(self) -> Phase:
         """Where the session is."""
         return self._phase.phase
+
+    @property
+    def audio_input_paused(self) -> bool:
+        """User audio is not sent while True."""
+        return self._input.paused
+
+    @audio_input_paused.setter
+    def audio_input_paused(self, paused: bool) -> None:
+        self._input.paused = paused
 
     @property
     def manual_turns(self) -> bool:

@@ -25,8 +25,6 @@ from pipecat_realtime_openai.core.items import image_item
 from pipecat_realtime_openai.core.session_base import SessionBase
 from pipecat_realtime_openai.protocol.client_events import ResponseCancelEvent
 
-_NOTHING: tuple[str, ...] = ()
-
 
 class UserInputs(SessionBase):
     """Applies what the user does to the session."""
@@ -43,9 +41,8 @@ class UserInputs(SessionBase):
 
         Returns:
             The JSON texts to send now, in order; send them before taking more.
+            (``input_audio.push`` is the same with one call fewer per frame.)
         """
-        if self.audio_input_paused:
-            return _NOTHING
         return self._input.push(pcm, sample_rate, num_channels)
 
     def take_input_audio(self) -> Sequence[str]:

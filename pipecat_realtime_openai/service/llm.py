@@ -183,6 +183,8 @@ class OpenAIRealtimeLLMService(ActionExecutor):
             tool_messages=PipecatToolMessages(),
         )
         self._core.audio_input_paused = start_audio_paused
+        # The input hot path calls the core's audio input directly.
+        self._push_user_audio = self._core.input_audio.push
         self._core.video_input_paused = start_video_paused
         self._wire = Wire(str(self), self._report_send_error)
         self._supervisor = ConnectionSupervisor(
@@ -447,7 +449,23 @@ class OpenAIRealtimeLLMService(ActionExecutor):
             direction: Its direction.
         """
         if isinstance(frame, InputAudioRawFrame):
-            await self._process_input_audio(frame, direction)
+            # The hot path: 50 frames a second per call. LLMService and AIService do
+            # nothing with input audio (a system frame, which the speculation gate
+            # passes straight on), so their dispatch layers are skipped;
+            # FrameProcessor's own bookkeeping (observers) still runs on the way in
+            # and out.
+            await FrameProcessor.process_frame(self, frame, direction)
+            wire = self._wire
+            async with wire.audio_lock:
+                for text in self._push_user_audio(
+                    frame.audio, frame.sample_rate, frame.num_channels
+                ):
+                    await wire.send_text(text)
+            self._pause.on_frame()
+            if self._push_audio_directly:
+                await FrameProcessor.push_frame(self, frame, direction)
+            else:
+                await self.push_frame(frame, direction)
             return
         await super().process_frame(frame, direction)
         core = self._core
@@ -477,24 +495,6 @@ class OpenAIRealtimeLLMService(ActionExecutor):
         elif isinstance(frame, LLMSetToolsFrame):
             await self._on_set_tools(frame)
         await self.push_frame(frame, direction)
-
-    async def _process_input_audio(
-        self, frame: InputAudioRawFrame, direction: FrameDirection
-    ) -> None:
-        # The hot path: 50 frames a second per call. LLMService and AIService do
-        # nothing with input audio (a system frame, which the speculation gate passes
-        # straight on), so their dispatch layers are skipped; FrameProcessor's own
-        # bookkeeping (observers) still runs on the way in and out.
-        await FrameProcessor.process_frame(self, frame, direction)
-        wire = self._wire
-        async with wire.audio_lock:
-            for text in self._core.user_audio(frame.audio, frame.sample_rate, frame.num_channels):
-                await wire.send_text(text)
-        self._pause.on_frame()
-        if self._push_audio_directly:
-            await FrameProcessor.push_frame(self, frame, direction)
-        else:
-            await self.push_frame(frame, direction)
 
     async def _flush_input(self) -> None:
         await self._wire.send_input_audio(self._core.input_paused)

@@ -1,0 +1,119 @@
+"""Before/after: this checkout's service against another checkout's, taking turns.
+
+Run: ``.venv/bin/python benchmarks/bench_ab.py --other ../old-checkout [--rounds 5]``,
+where the other checkout is, for instance, ``git worktree add ../old-checkout HEAD~3``.
+
+One simulator (``bench_sim.py``) serves every run; each round runs ``bench_worker.py``
+for this checkout's service ("after"), the other checkout's ("before"), and this
+checkout's two floors, in turn, each in a fresh process that imports the package of
+its own checkout. So machine noise falls on both sides alike. The table has the same
+rows as ``bench_service.py``'s, with "after" and "before" in place of "ours" and
+"built-in".
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.bench_service import (
+    build_rows,
+    cpu_medians,
+    samples_section,
+    start_simulator,
+    stop_simulator,
+    summarize,
+)
+from benchmarks.bench_stats import markdown_table
+
+HERE = Path(__file__).resolve().parent
+
+
+async def run_worker(
+    worker: Path, service: str, ports: list[int], args: argparse.Namespace
+) -> dict[str, Any]:
+    """One ``bench_worker.py`` run (from either checkout); its JSON results."""
+    command = [
+        sys.executable,
+        str(worker),
+        "--service",
+        service,
+        "--fast-port",
+        str(ports[0]),
+        "--realtime-port",
+        str(ports[1]),
+        "--control-port",
+        str(ports[2]),
+        "--seconds",
+        str(args.seconds),
+        "--latency-seconds",
+        str(args.latency_seconds),
+        "--memory-seconds",
+        str(args.memory_seconds),
+        "--chunk-ms",
+        "20",
+        "--repeats",
+        str(args.repeats),
+    ]
+    process = await asyncio.create_subprocess_exec(
+        *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    stdout, stderr = await process.communicate()
+    if process.returncode != 0:
+        sys.stderr.write(stderr.decode(errors="replace")[-4000:])
+        raise RuntimeError(f"{worker} ({service}) failed with exit code {process.returncode}")
+    return json.loads(stdout.decode().strip().splitlines()[-1])
+
+
+async def run_rounds(args: argparse.Namespace, other: Path) -> dict[str, list[dict[str, Any]]]:
+    plan = [
+        ("after", HERE / "bench_worker.py", "ours"),
+        ("before", other, "ours"),
+        ("floor", HERE / "bench_worker.py", "floor"),
+        ("wire", HERE / "bench_worker.py", "wire"),
+    ]
+    simulator, ports = await start_simulator(20, "none")
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name, _, _ in plan}
+    try:
+        for round_index in range(args.rounds):
+            for name, worker, service in plan:
+                print(f"round {round_index + 1}/{args.rounds}: {name}", file=sys.stderr)
+                runs[name].append(await run_worker(worker, service, ports, args))
+    finally:
+        await stop_simulator(simulator)
+    return runs
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--other", required=True, help="the checkout to compare against")
+    parser.add_argument("--rounds", type=int, default=5, help="runs per side (5)")
+    parser.add_argument("--seconds", type=float, default=100.0, help="audio per CPU run")
+    parser.add_argument("--latency-seconds", type=float, default=5.0)
+    parser.add_argument("--memory-seconds", type=float, default=20.0)
+    parser.add_argument("--repeats", type=int, default=6, help="CPU runs per path per round")
+    args = parser.parse_args()
+    other = Path(args.other).resolve() / "benchmarks" / "bench_worker.py"
+    if not other.exists():
+        raise SystemExit(f"no benchmarks/bench_worker.py in {args.other}")
+    runs = asyncio.run(run_rounds(args, other))
+    floor, wire = cpu_medians(runs["floor"]), cpu_medians(runs["wire"])
+    after = summarize(runs["after"], floor, wire)
+    before = summarize(runs["before"], floor, wire)
+    table = markdown_table(build_rows(after, before, floor, wire))
+    table = table.replace(
+        "| ours | built-in | ratio (ours / built-in) |", "| after | before | after / before |"
+    )
+    print(table)
+    print()
+    print(samples_section(runs))
+
+
+if __name__ == "__main__":
+    main()
