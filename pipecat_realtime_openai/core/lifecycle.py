@@ -162,6 +162,10 @@ class ResponseLifecycle:
         self._tts_started = True
         return True
 
+    def interrupted(self, response_id: str) -> bool:
+        """Tell whether ``response_id`` is the running response and the user cut it off."""
+        return response_id == self._active and self._interrupted
+
     def accepts_audio(self, response_id: str) -> bool:
         """Tell whether audio of ``response_id`` should be played (not interrupted/stale)."""
         return response_id == self._active and not self._interrupted

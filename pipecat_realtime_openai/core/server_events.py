@@ -335,6 +335,12 @@ class ServerEventInputs(SessionBase):
     def _on_arguments_done(
         self, event: ev.ResponseFunctionCallArgumentsDone, now: float, out: list[Action]
     ) -> None:
+        if self._responses.lifecycle.interrupted(event.response_id):
+            # The user cut the response off: its arguments may be cut too, and its
+            # call must not run (nor be answered: the user's turn brings the answer).
+            # Left unfinished, the call is dropped with its response.
+            logger.debug(f"{self._name}: skipping a function call of an interrupted response")
+            return
         pending = self._calls.on_arguments_done(
             event.call_id,
             event.arguments,

@@ -423,3 +423,15 @@ def test_server_vad_opens_the_reply_frames_itself():
     assert started == [ResponseStarted()]
     out = kit.audio("resp_vad", "item_a", 20)
     assert out is not None and out.opens_speech, "the speech frame comes from the hot path"
+
+
+def test_a_function_call_of_a_reply_the_user_cut_off_neither_runs_nor_asks():
+    kit = Kit()
+    kit.connect()
+    kit.start_response("resp_1")
+    kit.event("input_audio_buffer.speech_started", audio_start_ms=0, item_id="item_u")
+    cut = kit.function_call("resp_1", "call_cut")
+    assert not [a for a in cut if isinstance(a, RunFunctionCall)]
+    assert not sent(cut), "no error output for arguments the cancel cut short"
+    done = kit.event("response.done", response=response("resp_1", "cancelled"))
+    assert not sent(done, "response.create"), "the user's turn brings the answer"
