@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.bench_service import (
     build_rows,
     cpu_medians,
+    run_worker,
     samples_section,
     start_simulator,
     stop_simulator,
@@ -35,42 +35,6 @@ from benchmarks.bench_stats import markdown_table
 HERE = Path(__file__).resolve().parent
 
 
-async def run_worker(
-    worker: Path, service: str, ports: list[int], args: argparse.Namespace
-) -> dict[str, Any]:
-    """One ``bench_worker.py`` run (from either checkout); its JSON results."""
-    command = [
-        sys.executable,
-        str(worker),
-        "--service",
-        service,
-        "--fast-port",
-        str(ports[0]),
-        "--realtime-port",
-        str(ports[1]),
-        "--control-port",
-        str(ports[2]),
-        "--seconds",
-        str(args.seconds),
-        "--latency-seconds",
-        str(args.latency_seconds),
-        "--memory-seconds",
-        str(args.memory_seconds),
-        "--chunk-ms",
-        "20",
-        "--repeats",
-        str(args.repeats),
-    ]
-    process = await asyncio.create_subprocess_exec(
-        *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
-    )
-    stdout, stderr = await process.communicate()
-    if process.returncode != 0:
-        sys.stderr.write(stderr.decode(errors="replace")[-4000:])
-        raise RuntimeError(f"{worker} ({service}) failed with exit code {process.returncode}")
-    return json.loads(stdout.decode().strip().splitlines()[-1])
-
-
 async def run_rounds(args: argparse.Namespace, other: Path) -> dict[str, list[dict[str, Any]]]:
     plan = [
         ("after", HERE / "bench_worker.py", "ours"),
@@ -78,13 +42,13 @@ async def run_rounds(args: argparse.Namespace, other: Path) -> dict[str, list[di
         ("floor", HERE / "bench_worker.py", "floor"),
         ("wire", HERE / "bench_worker.py", "wire"),
     ]
-    simulator, ports = await start_simulator(20, "none")
+    simulator, ports = await start_simulator(args.chunk_ms, "none")
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name, _, _ in plan}
     try:
         for round_index in range(args.rounds):
             for name, worker, service in plan:
                 print(f"round {round_index + 1}/{args.rounds}: {name}", file=sys.stderr)
-                runs[name].append(await run_worker(worker, service, ports, args))
+                runs[name].append(await run_worker(service, ports, args, worker=worker))
     finally:
         await stop_simulator(simulator)
     return runs
@@ -98,6 +62,7 @@ def main() -> None:
     parser.add_argument("--latency-seconds", type=float, default=5.0)
     parser.add_argument("--memory-seconds", type=float, default=20.0)
     parser.add_argument("--repeats", type=int, default=6, help="CPU runs per path per round")
+    parser.add_argument("--chunk-ms", type=int, default=20, help="reply audio per delta (20)")
     args = parser.parse_args()
     other = Path(args.other).resolve() / "benchmarks" / "bench_worker.py"
     if not other.exists():

@@ -67,12 +67,16 @@ async def stop_simulator(process: asyncio.subprocess.Process) -> None:
 
 
 async def run_worker(
-    service: str, ports: list[int], args: argparse.Namespace, profile: Path | None = None
+    service: str,
+    ports: list[int],
+    args: argparse.Namespace,
+    profile: Path | None = None,
+    worker: Path = HERE / "bench_worker.py",
 ) -> dict[str, Any]:
-    """Run one worker process and return its JSON results."""
+    """Run one worker process (of this checkout, or ``worker``) and return its JSON results."""
     command = [
         sys.executable,
-        str(HERE / "bench_worker.py"),
+        str(worker),
         "--service",
         service,
         "--fast-port",
@@ -100,7 +104,7 @@ async def run_worker(
     stdout, stderr = await process.communicate()
     if process.returncode != 0:
         sys.stderr.write(stderr.decode(errors="replace")[-4000:])
-        raise RuntimeError(f"the {service} worker failed with exit code {process.returncode}")
+        raise RuntimeError(f"{worker} ({service}) failed with exit code {process.returncode}")
     return json.loads(stdout.decode().strip().splitlines()[-1])
 
 

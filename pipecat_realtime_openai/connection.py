@@ -171,11 +171,11 @@ class RealtimeConnection:
         ws = self._ws
         if ws is None:
             return
-        waiting = _received_frames(ws)
+        waiting = received_frames(ws)
         try:
             while True:
                 batch = [await ws.recv()]
-                while waiting is not None and len(batch) < max_batch and _message_complete(waiting):
+                while waiting is not None and len(batch) < max_batch and message_complete(waiting):
                     try:
                         batch.append(await ws.recv())
                     except ConnectionClosed:
@@ -186,6 +186,12 @@ class RealtimeConnection:
             logger.debug(
                 f"Realtime WebSocket closed: code={self.close_code} reason={self.close_reason!r}"
             )
+
+    @property
+    def unread_frames(self) -> int | None:
+        """Frames received and not read yet, or None when websockets does not show them."""
+        queue = received_frames(self._ws) if self._ws is not None else None
+        return len(queue) if queue is not None else None
 
     async def close(self) -> None:
         """Close the connection; safe to call more than once."""
@@ -198,14 +204,25 @@ class RealtimeConnection:
             logger.debug(f"Ignoring error while closing the Realtime WebSocket: {exc}")
 
 
-def _received_frames(ws: ClientConnection) -> deque[Any] | None:
-    """The frames websockets received that nobody read yet, if they can be seen."""
+def received_frames(ws: ClientConnection) -> deque[Any] | None:
+    """The frames websockets received that nobody read yet, if they can be seen.
+
+    Args:
+        ws: The websockets client connection.
+
+    Returns:
+        websockets' own receive queue (not a copy), or None when its internals moved.
+    """
     queue = getattr(getattr(getattr(ws, "recv_messages", None), "frames", None), "queue", None)
     return queue if isinstance(queue, deque) else None
 
 
-def _message_complete(frames: deque[Any]) -> bool:
-    """Whether a whole message is queued, so recv() returns it without waiting."""
+def message_complete(frames: deque[Any]) -> bool:
+    """Whether a whole message is queued, so ``recv()`` returns it without waiting.
+
+    Args:
+        frames: Received frames (websockets' ``Frame``: a ``fin`` flag ends a message).
+    """
     for frame in frames:
         if getattr(frame, "fin", False):
             return True

@@ -201,7 +201,7 @@ def test_cprofile_summary_reports_shares_of_busy_time(tmp_path: Path) -> None:
     assert any("<lambda>" in row and "| 20000 |" in row for row in rows)
 
 
-def run_benchmark(script: str, *args: str, timeout: float) -> str:
+def run_benchmark(script: str, *args: str, timeout: float, header: str = TABLE_HEADER) -> str:
     """Run a benchmark script at a tiny size; return its stdout (the table)."""
     completed = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / script), *args],
@@ -211,7 +211,7 @@ def run_benchmark(script: str, *args: str, timeout: float) -> str:
         cwd=ROOT,
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
-    assert TABLE_HEADER in completed.stdout
+    assert header in completed.stdout
     return completed.stdout
 
 
@@ -260,3 +260,28 @@ def test_realtime_input_table_subtracts_the_floor() -> None:
     text = table({"floor": [2.0, 2.2], "ours": [2.5], "builtin": [3.1]})
     assert "| ... above the floor (2.100) | 0.400 | 1.000 | 0.40 |" in text
     assert "- floor: 2.000, 2.200" in text
+
+
+@pytest.mark.timeout(90)
+def test_hot_path_counts_are_exact_and_repeatable() -> None:
+    def counts() -> dict[str, float]:
+        out = run_benchmark(
+            "bench_hot_paths.py", "--seconds", "1", "--repeats", "1", timeout=40, header="{"
+        )
+        return json.loads(out.strip().splitlines()[-1])
+
+    first, second = counts(), counts()
+    for path in ("input", "output"):
+        assert first[f"{path}_calls_package"] > 0 and first[f"{path}_cpu_ms"] > 0
+        # The package's own calls do not depend on timing: the same in every run.
+        assert first[f"{path}_calls_package"] == second[f"{path}_calls_package"]
+        assert first[f"{path}_calls_total"] >= first[f"{path}_calls_package"]
+
+
+@pytest.mark.timeout(120)
+def test_before_after_benchmark_runs_against_a_checkout() -> None:
+    tiny = ("--rounds", "1", "--repeats", "1", "--seconds", "2", "--latency-seconds", "1")
+    header = "| metric | after | before | after / before |"
+    args = ("--other", str(ROOT), *tiny, "--memory-seconds", "1")
+    table = run_benchmark("bench_ab.py", *args, timeout=110, header=header)
+    assert "- before output_cpu:" in table

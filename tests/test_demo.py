@@ -276,9 +276,9 @@ async def test_foundational_bot_builds_its_pipeline_without_connecting() -> None
     services = [p for p in processors if isinstance(p, OpenAIRealtimeLLMService)]
     assert len(services) == 1
     llm = services[0]
-    assert llm._settings.system_instruction == bot.INSTRUCTIONS
+    assert llm.settings.system_instruction == bot.INSTRUCTIONS
     assert llm.has_function("get_weather")
-    session = llm._settings.session_properties
+    session = llm.settings.session_properties
     assert session.audio.input.turn_detection.type == "semantic_vad"
     assert session.audio.input.transcription is not None
     assert any(isinstance(p, LLMUserAggregator) for p in processors)
@@ -312,7 +312,7 @@ def test_foundational_bot_service_points_at_the_given_endpoint() -> None:
     llm = bot.build_service("sk-test-never-sent", "ws://127.0.0.1:1/v1/realtime")
     assert llm.base_url.startswith("ws://127.0.0.1:1/v1/realtime?model=")
     assert llm.has_function("get_weather")
-    assert llm._settings.system_instruction == bot.INSTRUCTIONS
+    assert llm.settings.system_instruction == bot.INSTRUCTIONS
 
 
 def _walk(processor) -> list:

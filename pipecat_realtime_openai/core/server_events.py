@@ -336,11 +336,18 @@ class ServerEventInputs(SessionBase):
         self, event: ev.ResponseFunctionCallArgumentsDone, now: float, out: list[Action]
     ) -> None:
         if self._responses.lifecycle.interrupted(event.response_id):
-            # The user cut the response off: its arguments may be cut too, and its
-            # call must not run (nor be answered: the user's turn brings the answer).
-            # Left unfinished, the call is dropped with its response.
-            logger.debug(f"{self._name}: skipping a function call of an interrupted response")
+            # The user talked over the response: if the server cancels it, the
+            # arguments may be cut short, and the call must not run (nor be answered:
+            # the user's turn brings the answer). The call waits for response.done;
+            # a response that completes after all (the interruption only raced with
+            # it) runs it then.
+            self._interrupted_calls.setdefault(event.response_id, []).append(event)
             return
+        self._finish_arguments(event, out)
+
+    def _finish_arguments(
+        self, event: ev.ResponseFunctionCallArgumentsDone, out: list[Action]
+    ) -> None:
         pending = self._calls.on_arguments_done(
             event.call_id,
             event.arguments,
@@ -384,6 +391,12 @@ class ServerEventInputs(SessionBase):
             logger.warning(f"{self._name}: response {response_id} ended early: {reason}{hint}")
         for item in response.output or []:
             out.append(Notify("on_conversation_item_updated", (item.id, item)))
+        held = self._interrupted_calls.pop(response_id, [])
+        if response.status == "completed":
+            for call in held:
+                self._finish_arguments(call, out)
+        elif held:
+            logger.debug(f"{self._name}: {len(held)} function call(s) of a cut-off reply dropped")
         if self._calls.on_response_done(response_id):
             self._request_response(out)
 

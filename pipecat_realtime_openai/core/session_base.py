@@ -200,6 +200,8 @@ class SessionBase:
         self._replies: dict[str, list[str]] = {}
         # The conversation.
         self._calls = FunctionCallTracker()
+        # Function calls of a response the user talked over, until its response.done.
+        self._interrupted_calls: dict[str, list[Any]] = {}
         self._conversation = ServerConversation(self._next_event_id)
         self._tool_messages: ToolMessages = (
             tool_messages if tool_messages is not None else PlainToolMessages()
@@ -461,7 +463,8 @@ class SessionBase:
         It resets what the server was told about the session; the input audio path
         (held audio is kept for a reconnect); the response in progress (its open
         frames are closed) and the requests owed; assistant playback; the function
-        calls whose arguments never completed; replies in progress; the turn audio;
+        calls whose arguments never completed (or wait for a cut-off reply to end);
+        replies in progress; the turn audio;
         pending item retrievals (they fail).
 
         Args:
@@ -489,6 +492,7 @@ class SessionBase:
         self._server_speech = False
         self._turn_audio.reset()
         self._replies.clear()
+        self._interrupted_calls.clear()
         for item_id in sorted(self._retrievals):
             out.append(RetrievalFailed(item_id, "the Realtime connection closed"))
         self._retrievals.clear()

@@ -93,3 +93,9 @@ def official_server_event_error(data: dict[str, Any]) -> str | None:
         OfficialSchemaUnavailableError: If the ``openai`` package is not installed.
     """
     return _first_error(_server_adapter(), data)
+
+
+def clear_schema_cache() -> None:
+    """Forget the loaded official types (they are loaded again on the next check)."""
+    _client_adapter.cache_clear()
+    _server_adapter.cache_clear()

@@ -435,3 +435,18 @@ def test_a_function_call_of_a_reply_the_user_cut_off_neither_runs_nor_asks():
     assert not sent(cut), "no error output for arguments the cancel cut short"
     done = kit.event("response.done", response=response("resp_1", "cancelled"))
     assert not sent(done, "response.create"), "the user's turn brings the answer"
+
+
+def test_a_late_interruption_does_not_cost_a_reply_that_completes_its_call():
+    # An interruption for the turn that caused the reply can reach the service after
+    # the reply started (audio held until the session was ready went out in a burst).
+    kit = Kit()
+    kit.connect()
+    kit.start_response("resp_1")
+    kit.session.interruption(kit.now)
+    waiting = kit.function_call("resp_1", "call_ok")
+    assert not [a for a in waiting if isinstance(a, RunFunctionCall)], "waits for response.done"
+    done = kit.finish_response("resp_1")
+    assert [a.call_id for a in done if isinstance(a, RunFunctionCall)] == ["call_ok"]
+    answered = kit.session.function_result("call_ok", "sunny")
+    assert len(sent(answered, "response.create")) == 1

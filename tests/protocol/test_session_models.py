@@ -84,12 +84,12 @@ def test_max_output_tokens_accepts_inf_and_int() -> None:
 
 
 def test_missing_openai_package_gives_clear_import_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    official._client_adapter.cache_clear()
+    official.clear_schema_cache()
     monkeypatch.setitem(sys.modules, "openai.types.realtime", None)
     try:
         with pytest.raises(ImportError, match="pip install openai"):
             official.official_client_event_error({"type": "response.create"})
     finally:
         monkeypatch.undo()
-        official._client_adapter.cache_clear()
+        official.clear_schema_cache()
     assert official.official_client_event_error({"type": "response.create"}) is None

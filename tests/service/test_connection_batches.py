@@ -25,7 +25,7 @@ class Server:
         self.go = asyncio.Event()
         self.url = ""
 
-    async def _handle(self, ws: ServerConnection) -> None:
+    async def handle(self, ws: ServerConnection) -> None:
         await self.script(ws, self.go)
 
 
@@ -35,7 +35,7 @@ async def server_for() -> AsyncIterator[Callable[[Script], Awaitable[Server]]]:
 
     async def start(script: Script) -> Server:
         server = Server(script)
-        ws_server = await serve(server._handle, "127.0.0.1", 0)
+        ws_server = await serve(server.handle, "127.0.0.1", 0)
         servers.append(ws_server)
         port = ws_server.sockets[0].getsockname()[1]
         server.url = f"ws://127.0.0.1:{port}"
@@ -55,11 +55,10 @@ async def connected(server: Server) -> RealtimeConnection:
 
 async def wait_until_received(conn: RealtimeConnection, count: int) -> None:
     """Until websockets holds `count` unread frames (read through the same hint)."""
-    queue = connection_module._received_frames(conn._ws)
-    assert queue is not None, "websockets' receive queue is no longer visible"
+    assert conn.unread_frames is not None, "websockets' receive queue is no longer visible"
     async with asyncio.timeout(WAIT_S):
         # websockets signals nothing when a frame is queued: poll.
-        while len(queue) < count:  # noqa: ASYNC110
+        while (conn.unread_frames or 0) < count:  # noqa: ASYNC110
             await asyncio.sleep(0.005)
 
 
@@ -130,7 +129,7 @@ async def test_frames_before_a_close_are_delivered_then_iteration_ends(server_fo
 
 async def test_without_a_visible_queue_frames_come_one_by_one(server_for, monkeypatch) -> None:
     # A websockets version with another internal layout: no batching, still correct.
-    monkeypatch.setattr(connection_module, "_received_frames", lambda ws: None)
+    monkeypatch.setattr(connection_module, "received_frames", lambda ws: None)
 
     async def script(ws: ServerConnection, go: asyncio.Event) -> None:
         for n in range(3):
@@ -152,6 +151,6 @@ def test_a_fragment_without_its_end_is_not_a_complete_message() -> None:
         def __init__(self, fin: bool) -> None:
             self.fin = fin
 
-    assert not connection_module._message_complete(deque())
-    assert not connection_module._message_complete(deque([Frame(False), Frame(False)]))
-    assert connection_module._message_complete(deque([Frame(False), Frame(True)]))
+    assert not connection_module.message_complete(deque())
+    assert not connection_module.message_complete(deque([Frame(False), Frame(False)]))
+    assert connection_module.message_complete(deque([Frame(False), Frame(True)]))

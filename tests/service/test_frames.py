@@ -119,7 +119,7 @@ async def test_built_in_style_constructor_arguments(simulator, harnesses):
     assert conn.model == "gpt-realtime"
     assert update["instructions"] == "Speak like a pirate."
     assert update["audio"]["output"]["voice"] == "ash"
-    assert service._settings.system_instruction == "Speak like a pirate."
+    assert service.settings.system_instruction == "Speak like a pirate."
 
 
 async def test_reset_conversation_reconnects_and_reseeds(simulator, harnesses):

@@ -72,7 +72,7 @@ async def test_voice_update_sends_only_the_voice_and_not_after_audio(simulator, 
     await asyncio.sleep(0.1)
     await harness.stop()
     assert len(session_updates(conn)) == 2, "the voice cannot change after audio"
-    assert service._settings.session_properties.audio.output.voice == "cedar"
+    assert service.settings.session_properties.audio.output.voice == "cedar"
 
 
 @pytest.mark.filterwarnings("ignore:.*LLMUpdateSettingsFrame:DeprecationWarning")
@@ -170,3 +170,25 @@ async def test_video_fps_option_allows_more_frames(simulator, harnesses):
         await asyncio.sleep(0.01)
     await conn.wait_for_client_event("conversation.item.create", count=3)
     await harness.stop()
+
+
+async def test_instructions_carried_by_a_later_context_frame_reach_the_server(simulator, harnesses):
+    _, harness, conn = await started(simulator, harnesses)
+    context = LLMContext(
+        messages=[
+            {"role": "system", "content": "Answer in French."},
+            {"role": "user", "content": "Hi"},
+        ]
+    )
+    await harness.send(LLMContextFrame(context=context))
+    await harness.down.wait_for(LLMFullResponseEndFrame)
+    assert conn.session["instructions"] == "Answer in French."
+    # The application rewrites its system message (a Pipecat Flows node would).
+    context.set_messages(
+        [{"role": "system", "content": "Answer in German."}, *context.get_messages()[1:]]
+    )
+    await harness.send(LLMContextFrame(context=context))
+    await conn.wait_for_client_event("session.update", count=3)
+    await harness.stop()
+    assert session_updates(conn)[-1] == {"type": "realtime", "instructions": "Answer in German."}
+    assert conn.session["instructions"] == "Answer in German."
