@@ -140,7 +140,8 @@ class AppInputs(SessionBase):
             return out
         if not run_llm:
             self._add_item(function_output_item(call_id, CANCELLED_OUTPUT), out)
-            self._calls.on_cancel(call_id)
+            # The interruption's own turn answers the round, whatever it asked for.
+            self._calls.on_cancel(call_id, wants_response=False)
             return out
         self._add_item(function_output_item(call_id, TIMED_OUT_OUTPUT), out)
         self._responses.pending_input = True

@@ -72,6 +72,7 @@ class _ResponseCalls:
     call_ids: list[str] = field(default_factory=list)
     done: bool = False
     resolved: int = 0
+    wants_response: bool = False
 
 
 @dataclass
@@ -159,21 +160,23 @@ class FunctionCallTracker:
                 calls.call_ids.remove(call_id)
         return self._settle(response_id)
 
-    def on_result(self, call_id: str) -> bool:
+    def on_result(self, call_id: str, *, wants_response: bool = True) -> bool:
         """Record that a call's result was sent to the server.
 
         Args:
             call_id: Server call id.
+            wants_response: The result asks the model to respond (Pipecat's
+                ``run_llm``); the round is answered when any of its results asks.
 
         Returns:
-            True exactly once per response: for the last outstanding call of a finished
-            response. The caller then sends one ``response.create``.
+            True exactly once per response that asked: for the last outstanding call
+            of a finished response. The caller then sends one ``response.create``.
         """
-        return self._finish(call_id)
+        return self._finish(call_id, wants_response)
 
-    def on_cancel(self, call_id: str) -> bool:
+    def on_cancel(self, call_id: str, *, wants_response: bool = True) -> bool:
         """Record that a call was cancelled; same contract as :meth:`on_result`."""
-        return self._finish(call_id)
+        return self._finish(call_id, wants_response)
 
     def is_open(self, call_id: str) -> bool:
         """Tell whether the server still waits for this call's output."""
@@ -200,7 +203,7 @@ class FunctionCallTracker:
             )
         self._responses = responses
 
-    def _finish(self, call_id: str) -> bool:
+    def _finish(self, call_id: str, wants_response: bool) -> bool:
         call = self._calls.pop(call_id, None)
         if call is None:
             return False
@@ -209,6 +212,7 @@ class FunctionCallTracker:
         if calls is not None:
             calls.call_ids.remove(call_id)
             calls.resolved += 1
+            calls.wants_response = calls.wants_response or wants_response
         return self._settle(call.response_id)
 
     def _settle(self, response_id: str) -> bool:
@@ -216,5 +220,6 @@ class FunctionCallTracker:
         if calls is None or not calls.done or calls.call_ids:
             return False
         del self._responses[response_id]
-        # A response whose only calls were dropped unfinished had no results to answer.
-        return calls.resolved > 0
+        # A response whose only calls were dropped unfinished had no results to answer,
+        # and one whose results all asked not to run the model stays quiet.
+        return calls.resolved > 0 and calls.wants_response

@@ -385,7 +385,7 @@ class SessionBase:
         if self._calls.is_open(call_id):
             self._add_item(function_output_item(call_id, output), out)
             self._responses.pending_input = True
-            if self._calls.on_result(call_id) and run_llm:
+            if self._calls.on_result(call_id, wants_response=run_llm):
                 self._request_response(out)
             return
         # The server no longer waits for this call (e.g. it was made on an earlier

@@ -510,13 +510,15 @@ class OpenAIRealtimeLLMService(ActionExecutor):
         await self._execute(core.context_changed(found, downstream=downstream))
 
     async def _on_set_tools(self, frame: LLMSetToolsFrame) -> None:
-        # A realtime session gets no context frame per turn, so handlers sync here.
-        self._sync_registered_tool_handlers(frame.tools)
         context = self._latest_context
         if context is not None:
             context.set_tools(frame.tools)
         else:
             self._settings_session().tools = to_session_properties({"tools": frame.tools}).tools
+        # A realtime session gets no context frame per turn, so handlers sync here,
+        # after the tools changed: handlers of tools no longer advertised go (an empty
+        # set falls back to the service's tools, which must be the new ones by now).
+        self._sync_registered_tool_handlers(frame.tools)
         await self._session_changed()
 
     async def push_frame(
@@ -543,9 +545,15 @@ class OpenAIRealtimeLLMService(ActionExecutor):
     async def _on_function_call_result(self, frame: FunctionCallResultFrame) -> None:
         properties = frame.properties
         final = properties.is_final if properties else True
-        run_llm = frame.run_llm is not False and not (
-            properties is not None and properties.run_llm is False
-        )
+        # Pipecat's convention (its aggregators and other LLM services): an empty
+        # result (None, {}, "") never runs the model, so an "end the call" tool does
+        # not make the bot speak again; otherwise the result's run_llm decides.
+        if not frame.result:
+            run_llm = False
+        elif properties is not None and properties.run_llm is not None:
+            run_llm = properties.run_llm
+        else:
+            run_llm = frame.run_llm is not False
         output = encode_result(frame.result)
         await self._execute(
             self._core.function_result(frame.tool_call_id, output, final=final, run_llm=run_llm)
