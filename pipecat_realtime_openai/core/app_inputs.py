@@ -48,7 +48,9 @@ class AppInputs(SessionBase):
         self._update_session(out)
         return out
 
-    def context_changed(self, context: ContextSnapshot, *, downstream: bool) -> list[Action]:
+    def context_changed(
+        self, context: ContextSnapshot, *, downstream: bool, run_llm: bool | None = None
+    ) -> list[Action]:
         """The application's context, after it changed (an ``LLMContextFrame``).
 
         The first context seeds the conversation and asks for a response, unless the
@@ -61,23 +63,30 @@ class AppInputs(SessionBase):
             context: The context now.
             downstream: It travels downstream (the user aggregator runs the model);
                 False for the assistant aggregator's, upstream.
+            run_llm: Ask for a response afterwards (True), or never (False); None
+                follows the rules above.
         """
         out: list[Action] = []
         conversation = self._conversation
         if conversation.sync.set_context(context):
             if not len(conversation.mirror):
-                self._request_response(out)
+                if run_llm is not False:
+                    self._request_response(out)
                 return out
             # The conversation started without a context (no LLMRunFrame at start):
             # follow it from here instead of seeding a copy of it.
-            conversation.sync.join_running_conversation()
-        changes = conversation.sync.changes()
-        for item in changes.items:
-            self._add_item(item, out)
+            changes = conversation.sync.join_running_conversation(conversation.mirror)
+        else:
+            changes = conversation.sync.changes(conversation.mirror)
+        out.extend(Send(e) for e in conversation.apply(changes, self._phase.phase.configured))
+        if changes.creates:
             self._responses.pending_input = True
         for result in changes.results:
             self._deliver_tool_output(result.call_id, result.output, run_llm=False, out=out)
-        if downstream:
+        if run_llm is not None:
+            if run_llm:
+                self._request_response(out)
+        elif downstream:
             if downstream_context_wants_response(changes, self._responses.busy):
                 self._request_response(out)
         elif self._responses.wants_after_upstream_context(bool(self._calls.outstanding())):

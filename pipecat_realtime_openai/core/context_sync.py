@@ -1,24 +1,35 @@
-r"""Keeping the server conversation in step with the application's context.
+r"""Keeping the server conversation in step with the application's context, both ways.
 
-A realtime session runs continuously: the server already holds every spoken turn, so
-only a few things travel from the context to the server after the first context (the
-*seed*): tool results, and messages the application added. The aggregators also
-write transcripts of the spoken turns into the context; those are already on the
-server, so they are recognised (by the text the session produced) and not sent twice.
+The application's context (Pipecat's ``LLMContext``) and the server's item list are two
+copies of one conversation. This module keeps one *entry* per context message, holding
+the ids of the server items that stand for it, and turns every change of the context
+into the few item changes that make the server match:
+
+* **seeding**: the first context becomes items in order (or, optionally, the one
+  packed history item Pipecat's adapter makes);
+* **appended messages** become items at the end; ones the server already holds are
+  recognised and *attached* instead of sent again: the transcript of a spoken turn or a
+  reply (by their text), a tool call and its result (by call id);
+* **removed messages** delete their items; **edited** ones are deleted and created
+  again in place (``previous_item_id``); a **replaced** context (nothing in common
+  with the last one) also deletes the server items no entry held, so the server keeps
+  only what the new context says.
 
 The context arrives as a :class:`ContextSnapshot` of :class:`ContextMessage`\ s, a
-neutral form the host makes of its own context (the Pipecat service of an
-``LLMContext``), so these decisions need no framework.
+neutral form the host makes of its own context, so these decisions need no framework.
+The diff is a sequence match of messages (``difflib``), so an edit costs one delete and
+one create, not a rebuild.
 """
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from pipecat_realtime_openai.core.items import text_message_item
+from pipecat_realtime_openai.core.conversation import ConversationMirror
 from pipecat_realtime_openai.protocol.items import ConversationItem
 
 # How many spoken texts (user transcripts, assistant replies) are remembered to spot
@@ -47,21 +58,43 @@ class ToolResult:
 
 
 @dataclass(frozen=True, slots=True)
+class ToolCall:
+    """A function call the assistant made, as the context records it.
+
+    Attributes:
+        call_id: The call id.
+        name: The function name.
+        arguments: Its arguments as JSON text.
+    """
+
+    call_id: str
+    name: str
+    arguments: str
+
+
+@dataclass(frozen=True, slots=True)
 class ContextMessage:
     """One message of the application's context, as the core needs it.
+
+    Two messages with equal fields are the same message to the diff.
 
     Attributes:
         role: ``user``, ``assistant``, ``system``, ``developer``, ``tool``; None for a
             message the server never gets (one meant for another provider).
         text: Its plain text ("" when it has none).
         tool_result: The final tool result it carries, if any.
-        tool_traffic: A tool call or a tool progress note: the server holds it already.
+        tool_traffic: A tool call or a tool progress note: while the session runs, the
+            server holds it already (seeding a history sends it).
+        images: Images of a user message, as (URL, detail).
+        tool_calls: The function calls of an assistant message.
     """
 
     role: str | None
     text: str = ""
     tool_result: ToolResult | None = None
     tool_traffic: bool = False
+    images: tuple[tuple[str, str | None], ...] = ()
+    tool_calls: tuple[ToolCall, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,8 +103,8 @@ class ContextSnapshot:
 
     Attributes:
         messages: Its messages, in order.
-        seed: The items that start a server conversation from it (what Pipecat's
-            adapter makes of the history).
+        seed: The one packed history item Pipecat's adapter makes of it, for the
+            ``packed`` seeding mode.
     """
 
     messages: Sequence[ContextMessage] = ()
@@ -80,35 +113,58 @@ class ContextSnapshot:
 
 @dataclass
 class ContextChanges:
-    """What a context brings that the server does not have yet.
+    """What a context brings that the server does not have yet, and what it dropped.
 
     Attributes:
-        items: Messages the application added, as items to create.
+        creates: Items to create, each with the ``previous_item_id`` to insert it after
+            (None appends at the end, ``"root"`` inserts at the start).
+        deletes: Ids of the items to delete.
         results: Tool results written into the context by something other than this
-            session's own function-call runner.
-        already_held: New context messages that only mirror what the server already
-            holds (transcripts of spoken turns, replies, tool traffic).
+            session's own function-call runner (delivered as the call's output).
+        already_held: New messages that only mirror what the server already holds
+            (transcripts of spoken turns, replies, tool traffic).
     """
 
-    items: list[ConversationItem] = field(default_factory=list)
+    creates: list[tuple[ConversationItem, str | None]] = field(default_factory=list)
+    deletes: list[str] = field(default_factory=list)
     results: list[ToolResult] = field(default_factory=list)
     already_held: int = 0
 
     @property
+    def items(self) -> list[ConversationItem]:
+        """The items to create."""
+        return [item for item, _ in self.creates]
+
+    @property
     def brings_something(self) -> bool:
         """Whether the server lacks something this context carries."""
-        return bool(self.items or self.results)
+        return bool(self.creates or self.results)
+
+
+@dataclass(slots=True)
+class _Entry:
+    message: ContextMessage
+    item_ids: list[str] = field(default_factory=list)
+
+
+MakeItems = Callable[[ContextMessage], list[ConversationItem]]
 
 
 class ConversationSync:
-    """Tracks which parts of the context the server conversation already holds."""
+    """One entry per context message, with the server items that stand for it.
 
-    def __init__(self) -> None:
+    Args:
+        make_items: Turns a message into the items that carry it (with ids).
+    """
+
+    def __init__(self, make_items: MakeItems) -> None:
+        self._make_items = make_items
         self._context: ContextSnapshot | None = None
         self._seeded = False
-        self._synced_count = 0
+        self._entries: list[_Entry] = []
         self._handled_calls: set[str] = set()
-        self._spoken: deque[str] = deque(maxlen=_REMEMBERED_TEXTS)
+        # Texts that reached the server as speech or a reply, and their items.
+        self._spoken: deque[tuple[str, tuple[str, ...]]] = deque(maxlen=_REMEMBERED_TEXTS)
 
     @property
     def context(self) -> ContextSnapshot | None:
@@ -125,8 +181,12 @@ class ConversationSync:
         """Whether there is a context and this connection's conversation lacks it."""
         return self._context is not None and not self._seeded
 
+    def item_ids_of(self, index: int) -> tuple[str, ...]:
+        """The server items that stand for the message at ``index`` of the last context."""
+        return tuple(self._entries[index].item_ids) if 0 <= index < len(self._entries) else ()
+
     def set_context(self, context: ContextSnapshot) -> bool:
-        """Remember the latest context.
+        """Remember the latest context (its changes are taken by :meth:`changes`).
 
         Returns:
             True when this is the first context the session sees.
@@ -139,75 +199,174 @@ class ConversationSync:
             self._handled_calls |= {r.call_id for r in _results(context.messages)}
         return first
 
-    def mark_seeded(self) -> None:
-        """Record that the whole current context was sent as the seed."""
-        self._seeded = True
-        if self._context is not None:
-            self._synced_count = len(self._context.messages)
+    def seed(self, *, packed: bool) -> list[ConversationItem]:
+        """The items that start the server conversation from the whole context.
 
-    def join_running_conversation(self) -> None:
+        Args:
+            packed: Send Pipecat's one packed history item instead of one item per
+                message (each entry then stands for that one item).
+
+        Returns:
+            The items to create, in order.
+        """
+        messages = self._context.messages if self._context is not None else ()
+        self._seeded = True
+        if packed:
+            seed = list(self._context.seed) if self._context is not None else []
+            ids = [item.id for item in seed if item.id]
+            self._entries = [_Entry(m, list(ids)) for m in messages]
+            return seed
+        items: list[ConversationItem] = []
+        self._entries = []
+        for index, message in enumerate(messages):
+            if index == 0 and message.role == "system":
+                # A leading system message is the session's instructions.
+                self._entries.append(_Entry(message))
+                continue
+            made = self._make_items(message)
+            items += made
+            self._entries.append(_Entry(message, [item.id for item in made if item.id]))
+        return items
+
+    def join_running_conversation(self, mirror: ConversationMirror) -> ContextChanges:
         """Follow a conversation that started before the first context arrived.
 
         Seeding would repeat what the server already holds (spoken turns, tool calls),
-        so instead every message of the context is treated as new and filtered as
-        usual: transcripts and tool traffic are recognised and skipped, anything else
-        is sent. A leading system message becomes the session instructions instead.
+        so every message of the context is taken as new: what the server holds is
+        recognised and attached, anything else is sent. A leading system message is
+        the session's instructions.
         """
         self._seeded = True
-        messages = self._context.messages if self._context is not None else ()
-        leading_system = bool(messages) and messages[0].role == "system"
-        self._synced_count = 1 if leading_system else 0
+        messages = list(self._context.messages) if self._context is not None else []
+        self._entries = []
+        if messages and messages[0].role == "system":
+            self._entries.append(_Entry(messages[0]))
+        return self._diff(self._entries[:], messages, mirror)
 
     def on_connection_reset(self) -> None:
         """A new conversation is empty: the next response seeds it again."""
         self._seeded = False
-        self._synced_count = 0
+        self._entries = []
 
-    def remember_spoken(self, text: str) -> None:
-        """Record text that reached the server as speech or a reply (transcripts)."""
+    def remember_spoken(self, text: str, item_ids: Sequence[str] = ()) -> None:
+        """Record text that reached the server as speech or a reply (transcripts).
+
+        Args:
+            text: A user transcript or the full text of an assistant reply.
+            item_ids: The server items it is the text of.
+        """
         if text.strip():
-            self._spoken.append(_fingerprint(text))
+            self._spoken.append((_fingerprint(text), tuple(item_ids)))
 
     def mark_call_handled(self, call_id: str) -> None:
         """Record that a call's result (or cancellation) was sent by the session itself."""
         self._handled_calls.add(call_id)
 
-    def changes(self) -> ContextChanges:
-        """Return what the context gained since the last sync, and mark it synced.
+    def forget_item(self, item_id: str) -> None:
+        """An item is gone from the server (deleted, or its creation was refused)."""
+        for entry in self._entries:
+            if item_id in entry.item_ids:
+                entry.item_ids.remove(item_id)
+
+    def changes(self, mirror: ConversationMirror) -> ContextChanges:
+        """What the server must do to match the latest context; the entries follow it.
+
+        Args:
+            mirror: The server conversation (what it holds, for attaching and resets).
 
         Returns:
-            Added messages to send as items and tool results to deliver. Empty before
-            the seed: the seed will carry everything.
+            Nothing before the seed (the seed will carry everything).
         """
-        changes = ContextChanges()
         if self._context is None or not self._seeded:
-            return changes
-        messages = self._context.messages
+            return ContextChanges()
+        return self._diff(self._entries, list(self._context.messages), mirror)
+
+    def _diff(
+        self, old: list[_Entry], messages: list[ContextMessage], mirror: ConversationMirror
+    ) -> ContextChanges:
+        changes = ContextChanges()
         changes.results = [r for r in _results(messages) if r.call_id not in self._handled_calls]
         self._handled_calls |= {r.call_id for r in changes.results}
-        if len(messages) < self._synced_count:
-            # The application replaced the context; the server conversation cannot be
-            # rewritten in place, so only messages from now on are followed.
-            self._synced_count = len(messages)
-        for message in messages[self._synced_count :]:
-            item = self._item_for_new_message(message)
-            if item is not None:
-                changes.items.append(item)
-            else:
+        matcher = difflib.SequenceMatcher(
+            a=[entry.message for entry in old], b=messages, autojunk=False
+        )
+        opcodes = matcher.get_opcodes()
+        replaced = bool(old) and not any(tag == "equal" for tag, *_ in opcodes)
+        new: list[_Entry | None] = [None] * len(messages)
+        for tag, i1, i2, j1, _j2 in opcodes:
+            if tag == "equal":
+                for offset in range(i2 - i1):
+                    new[j1 + offset] = old[i1 + offset]
+                continue
+            for entry in old[i1:i2]:  # removed or edited
+                changes.deletes += [i for i in entry.item_ids if i not in changes.deletes]
+        kept = {i for entry in new if entry is not None for i in entry.item_ids}
+        for index, message in enumerate(messages):
+            if new[index] is not None:
+                continue
+            held = self._held(message, mirror)
+            if held is not None:
                 changes.already_held += 1
-        self._synced_count = len(messages)
+                new[index] = _Entry(message, [i for i in held if i not in changes.deletes])
+                kept |= set(held)
+                continue
+            entry = _Entry(message)
+            new[index] = entry
+            if message.tool_result is not None or message.role not in _MESSAGE_ROLES:
+                continue  # results travel as their call's output; others never go
+            previous = self._previous_item_id(new, index)
+            for item in self._make_items(message):
+                changes.creates.append((item, previous))
+                if item.id:
+                    entry.item_ids.append(item.id)
+                    previous = item.id
+        for found in new:
+            if (
+                found is not None
+                and not found.item_ids
+                and (found.message.tool_result is not None or found.message.tool_calls)
+            ):
+                # A tool message whose items came after it (the output the session
+                # delivered, a call announced later): attach them now.
+                found.item_ids = [i for i in self._held(found.message, mirror) or [] if i]
+                kept |= set(found.item_ids)
+        if replaced:
+            # A new context: what the server holds beyond it goes too.
+            changes.deletes += [
+                i for i in mirror.finished_ids() if i not in kept and i not in changes.deletes
+            ]
+        changes.deletes = [i for i in changes.deletes if i not in kept]
+        self._entries = [entry for entry in new if entry is not None]
         return changes
 
-    def _item_for_new_message(self, message: ContextMessage) -> ConversationItem | None:
-        if message.role not in _MESSAGE_ROLES or message.tool_traffic or not message.text:
-            return None  # tool results travel separately
-        if message.role in ("user", "assistant"):
+    def _held(self, message: ContextMessage, mirror: ConversationMirror) -> list[str] | None:
+        """The server items a new message only mirrors, or None when it is news."""
+        if message.tool_result is not None:
+            found = mirror.item_for_call(message.tool_result.call_id, "function_call_output")
+            return [found] if found else []
+        if message.tool_calls:
+            ids = [mirror.item_for_call(c.call_id, "function_call") for c in message.tool_calls]
+            return [i for i in ids if i]
+        if message.tool_traffic or message.role is None:
+            return []
+        if message.role in ("user", "assistant") and message.text:
             fingerprint = _fingerprint(message.text)
-            if fingerprint in self._spoken:
-                # A transcript of speech the server already holds.
-                self._spoken.remove(fingerprint)
-                return None
-        return text_message_item(message.text, message.role)
+            for spoken in self._spoken:
+                if spoken[0] == fingerprint:
+                    # A transcript of speech the server already holds.
+                    self._spoken.remove(spoken)
+                    return list(spoken[1])
+        return None
+
+    @staticmethod
+    def _previous_item_id(entries: list[_Entry | None], index: int) -> str | None:
+        later = any(e is not None and e.item_ids for e in entries[index + 1 :])
+        if not later:
+            return None  # an append: after everything the server holds
+        for entry in reversed(entries[:index]):
+            if entry is not None and entry.item_ids:
+                return entry.item_ids[-1]
+        return "root"
 
 
 def _results(messages: Sequence[ContextMessage]) -> list[ToolResult]:

@@ -67,6 +67,8 @@ class ConversationMirror:
     # Base64 audio of user turns without a transcript, oldest first, within a budget.
     max_input_audio_chars: int = DEFAULT_MAX_INPUT_AUDIO_CHARS
     _input_audio: dict[str, str] = field(default_factory=dict, init=False, repr=False)
+    # Ids of client items asked to go first (previous_item_id "root").
+    _at_start: set[str] = field(default_factory=set, init=False, repr=False)
 
     def __len__(self) -> int:
         return len(self._order)
@@ -74,6 +76,28 @@ class ConversationMirror:
     def get(self, item_id: str) -> MirroredItem | None:
         """Return the mirrored item with this id, if present."""
         return self._items.get(item_id)
+
+    def item_for_call(self, call_id: str, kind: str) -> str | None:
+        """The id of the ``function_call`` or ``function_call_output`` item of a call.
+
+        Items the client is creating count too (not confirmed yet).
+        """
+        for item_id in reversed(self._order):
+            item = self._items[item_id].item
+            if item.get("type") == kind and item.get("call_id") == call_id:
+                return item_id
+        for sent in self._unconfirmed.values():
+            if sent.get("type") == kind and sent.get("call_id") == call_id and sent.get("id"):
+                return str(sent["id"])
+        return None
+
+    def finished_ids(self) -> list[str]:
+        """Ids of the items the server finished (``conversation.item.done``), in order."""
+        return [item_id for item_id in self._order if self._items[item_id].done]
+
+    def ids(self) -> list[str]:
+        """Ids of every mirrored item, in conversation order."""
+        return list(self._order)
 
     def on_item_added(self, item: ItemLike, previous_item_id: str | None = None) -> None:
         """Apply ``conversation.item.added``.
@@ -127,7 +151,9 @@ class ConversationMirror:
         """Drop the kept turn audio (the session input format changed)."""
         self._input_audio.clear()
 
-    def on_client_item(self, event_id: str, item: ItemLike) -> None:
+    def on_client_item(
+        self, event_id: str, item: ItemLike, previous_item_id: str | None = None
+    ) -> None:
         """Record an item the client is creating, until the server confirms it.
 
         Should the connection drop first, :meth:`restore_plan` sends it again. The
@@ -137,10 +163,14 @@ class ConversationMirror:
         Args:
             event_id: The event id of its ``conversation.item.create``.
             item: The item.
+            previous_item_id: Where it was asked to go (``"root"``: first), which the
+                server's echo does not say for an item inserted at the start.
         """
         restored = restorable_item(_as_dict(item))
         if restored is not None and restored.get("id") not in self._items:
             self._unconfirmed[event_id] = restored
+            if previous_item_id == "root" and restored.get("id"):
+                self._at_start.add(str(restored["id"]))
 
     def forget_client_item(self, event_id: str) -> None:
         """The server refused a client item (an ``error`` naming its event): never resend it."""
@@ -270,6 +300,7 @@ class ConversationMirror:
         self._early_transcripts.clear()
         self._unconfirmed.clear()
         self._input_audio.clear()
+        self._at_start.clear()
 
     def _upsert(self, item: ItemLike, previous_item_id: str | None, done: bool) -> None:
         data = _as_dict(item)
@@ -284,8 +315,11 @@ class ConversationMirror:
             self._items[item_id] = entry
             if previous_item_id is not None and previous_item_id in self._items:
                 self._order.insert(self._order.index(previous_item_id) + 1, item_id)
+            elif item_id in self._at_start:
+                self._order.insert(0, item_id)
             else:
                 self._order.append(item_id)
+            self._at_start.discard(item_id)
         else:
             _keep_known_transcripts(entry.item, data)
             entry.item = data

@@ -95,6 +95,7 @@ class ServerEventInputs(SessionBase):
             What to do about it.
         """
         out: list[Action] = []
+        self._conversation.expire(now)
         handler = self._event_handlers.get(type(event))
         if handler is not None:
             handler(event, now, out)
@@ -266,7 +267,7 @@ class ServerEventInputs(SessionBase):
         out: list[Action],
     ) -> None:
         out.append(Notify("on_conversation_item_updated", (event.item_id, None)))
-        self._conversation.sync.remember_spoken(event.transcript)
+        self._conversation.sync.remember_spoken(event.transcript, (event.item_id,))
         self._conversation.mirror.on_input_transcript(
             event.item_id, event.content_index, event.transcript
         )
@@ -286,6 +287,7 @@ class ServerEventInputs(SessionBase):
     def _on_item_added(self, event: Any, now: float, out: list[Action]) -> None:
         conversation = self._conversation
         conversation.mirror.on_item_added(event.item, event.previous_item_id)
+        conversation.on_item_added(event.item.id)
         if not conversation.is_restored_echo(event.item.id):
             out.append(Notify("on_conversation_item_created", (event.item.id, event.item)))
 
@@ -299,6 +301,7 @@ class ServerEventInputs(SessionBase):
         self, event: ev.ConversationItemDeleted, now: float, out: list[Action]
     ) -> None:
         self._conversation.mirror.on_item_deleted(event.item_id)
+        self._conversation.on_item_deleted(event.item_id)
 
     def _on_item_truncated(
         self, event: ev.ConversationItemTruncated, now: float, out: list[Action]
@@ -370,7 +373,9 @@ class ServerEventInputs(SessionBase):
     def _on_response_done(self, event: ev.ResponseDone, now: float, out: list[Action]) -> None:
         response = event.response
         response_id = response.id or ""
-        self._conversation.sync.remember_spoken("".join(self._replies.pop(response_id, [])))
+        reply = "".join(self._replies.pop(response_id, []))
+        items = [item.id for item in response.output or [] if item.type == "message" and item.id]
+        self._conversation.sync.remember_spoken(reply, items)
         if response.usage is not None:
             out.append(UsageReport(response.usage))
         out.append(Metrics(MetricsOp.STOP_PROCESSING))
@@ -413,8 +418,8 @@ class ServerEventInputs(SessionBase):
         ):
             return
         if event_id:
-            # A refused item is never sent again when restoring the conversation.
-            self._conversation.mirror.forget_client_item(event_id)
+            # A refused change is forgotten (and never sent again by a restore).
+            self._conversation.on_refused(event_id, message)
         if error.code == "input_audio_buffer_commit_empty":
             self._turn_audio.on_commit_refused()
         already_active = error.code == "conversation_already_has_active_response"

@@ -21,7 +21,7 @@ import itertools
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from loguru import logger
 
@@ -83,6 +83,9 @@ from pipecat_realtime_openai.protocol.client_events import (
 from pipecat_realtime_openai.protocol.items import ConversationItem
 from pipecat_realtime_openai.protocol.session import ImageDetail, SessionProperties
 
+ContextSeed = Literal["items", "packed"]
+"""How the first context reaches the server (see ``SessionBase``)."""
+
 TURN_AUDIO_KEEP_MS = 60_000
 """Longest spoken turn whose audio can be restored (audio kept per connection)."""
 
@@ -130,6 +133,10 @@ class SessionBase:
         video_max_fps: Most video frames sent per second.
         video_detail: Image detail of video frames.
         tool_messages: Wording of tool news sent as messages.
+        context_seed: How the first context reaches the server: ``items``, one
+            conversation item per message (so later edits apply item by item), or
+            ``packed``, the whole history in one user message, as Pipecat's adapter
+            packs it (for models that lose their audio output after many text items).
         rng: Source of backoff jitter (seed it in tests).
     """
 
@@ -146,6 +153,7 @@ class SessionBase:
         video_max_fps: float = 1.0,
         video_detail: ImageDetail = "auto",
         tool_messages: ToolMessages | None = None,
+        context_seed: ContextSeed = "items",
         rng: random.Random | None = None,
     ) -> None:
         self._name = name
@@ -202,7 +210,8 @@ class SessionBase:
         self._calls = FunctionCallTracker()
         # Function calls of a response the user talked over, until its response.done.
         self._interrupted_calls: dict[str, list[Any]] = {}
-        self._conversation = ServerConversation(self._next_event_id)
+        self._conversation = ServerConversation(self._next_event_id, name)
+        self._packed_seed = context_seed == "packed"
         self._tool_messages: ToolMessages = (
             tool_messages if tool_messages is not None else PlainToolMessages()
         )
@@ -334,7 +343,7 @@ class SessionBase:
         conversation = self._conversation
         if conversation.sync.needs_seed:
             out.append(ConversationSeeded())
-            out.extend(Send(event) for event in conversation.seed())
+            out.extend(Send(event) for event in conversation.seed(packed=self._packed_seed))
             out.extend(Send(event) for event in conversation.flush(self._phase.phase.configured))
             self._update_session(out)
         out.extend(Send(event) for event in conversation.flush(self._phase.phase.configured))

@@ -10,6 +10,7 @@ services do, and :func:`token_usage` / :func:`language_of` convert back.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from typing import Any, cast
 
@@ -23,7 +24,12 @@ from pipecat.processors.aggregators.llm_context import (
 )
 from pipecat.transcriptions.language import Language
 
-from pipecat_realtime_openai.core.context_sync import ContextMessage, ContextSnapshot, ToolResult
+from pipecat_realtime_openai.core.context_sync import (
+    ContextMessage,
+    ContextSnapshot,
+    ToolCall,
+    ToolResult,
+)
 from pipecat_realtime_openai.core.items import encode_result, to_protocol_item
 from pipecat_realtime_openai.core.session_config import response_modalities, session_wire_dict
 from pipecat_realtime_openai.protocol.responses import Usage
@@ -43,12 +49,13 @@ def context_message(message: Any) -> ContextMessage:
         return ContextMessage(role=None)
     role = message.get("role")
     role = role if isinstance(role, str) else None
+    text = standard_message_text(cast(Any, message)) or ""
     payload = async_tool_messages.parse_message(cast(Any, message))
     if payload is not None:
         result = None
         if payload.kind == "final":
             result = ToolResult(payload.tool_call_id, encode_result(payload.result))
-        return ContextMessage(role, tool_result=result, tool_traffic=True)
+        return ContextMessage(role, text=text, tool_result=result, tool_traffic=True)
     if role == "tool":
         call_id = message.get("tool_call_id")
         content = message.get("content")
@@ -57,8 +64,29 @@ def context_message(message: Any) -> ContextMessage:
             result = ToolResult(call_id, encode_result(content))
         return ContextMessage(role, tool_result=result)
     if message.get("tool_calls"):
-        return ContextMessage(role, tool_traffic=True)
-    return ContextMessage(role, text=standard_message_text(cast(Any, message)) or "")
+        calls = tuple(_tool_calls(message.get("tool_calls")))
+        return ContextMessage(role, text=text, tool_traffic=True, tool_calls=calls)
+    return ContextMessage(role, text=text, images=tuple(_images(message.get("content"))))
+
+
+def _tool_calls(calls: Any) -> Iterable[ToolCall]:
+    for call in calls if isinstance(calls, list) else []:
+        function = call.get("function") if isinstance(call, dict) else None
+        if isinstance(function, dict) and call.get("id") and function.get("name"):
+            arguments = function.get("arguments")
+            if not isinstance(arguments, str):
+                arguments = json.dumps(arguments if arguments is not None else {})
+            yield ToolCall(str(call["id"]), str(function["name"]), arguments)
+
+
+def _images(content: Any) -> Iterable[tuple[str, str | None]]:
+    for part in content if isinstance(content, list) else []:
+        if isinstance(part, dict) and part.get("type") == "image_url":
+            image = part.get("image_url")
+            url = image.get("url") if isinstance(image, dict) else image
+            if isinstance(url, str) and url:
+                detail = image.get("detail") if isinstance(image, dict) else None
+                yield url, detail if isinstance(detail, str) else None
 
 
 def context_messages(messages: Iterable[Any]) -> tuple[ContextMessage, ...]:

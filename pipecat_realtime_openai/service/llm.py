@@ -34,6 +34,7 @@ from pipecat.frames.frames import (
     InterruptionFrame,
     LLMContextFrame,
     LLMMessagesAppendFrame,
+    LLMMessagesUpdateFrame,
     LLMServiceMetadataFrame,
     LLMSetToolsFrame,
     SpeechControlParamsFrame,
@@ -49,6 +50,7 @@ from pipecat.utils.types import assert_given
 from pipecat_realtime_openai.core.items import encode_result
 from pipecat_realtime_openai.core.reconnect import ReconnectOptions
 from pipecat_realtime_openai.core.session import RealtimeSession
+from pipecat_realtime_openai.core.session_base import ContextSeed
 from pipecat_realtime_openai.protocol.client_events import ClientEvent
 from pipecat_realtime_openai.protocol.items import ConversationItem
 from pipecat_realtime_openai.protocol.session import ImageDetail, SessionProperties
@@ -128,6 +130,7 @@ class OpenAIRealtimeLLMService(ActionExecutor):
         video_max_fps: float = 1.0,
         user_id: str = "",
         reconnect: ReconnectOptions | None = None,
+        context_seed: ContextSeed = "items",
         **kwargs: Any,
     ) -> None:
         """Create the service.
@@ -160,6 +163,12 @@ class OpenAIRealtimeLLMService(ActionExecutor):
             user_id: Keyword-only extra: ``user_id`` of the transcription frames.
             reconnect: Keyword-only extra: reconnect, keepalive and session rollover
                 options (defaults: 10 attempts, pings every 5 s, rollover after 55 min).
+            context_seed: Keyword-only extra: how the first context reaches the
+                server. ``items`` (the default) sends one conversation item per
+                message, tool calls and images included, so later changes of the
+                context apply item by item; ``packed`` sends the history as one user
+                message, as Pipecat's built-in service does, for models that lose
+                their audio output after many text items.
             **kwargs: Passed to ``LLMService``.
         """
         store, deprecated = initial_settings(model, session_properties, settings)
@@ -181,6 +190,7 @@ class OpenAIRealtimeLLMService(ActionExecutor):
             video_max_fps=video_max_fps,
             video_detail=video_frame_detail,
             tool_messages=PipecatToolMessages(),
+            context_seed=context_seed,
         )
         self._core.audio_input_paused = start_audio_paused
         # The input hot path calls the core's audio input directly.
@@ -494,12 +504,28 @@ class OpenAIRealtimeLLMService(ActionExecutor):
             await self._execute(core.messages_appended(messages, bool(frame.run_llm)))
         elif isinstance(frame, LLMSetToolsFrame):
             await self._on_set_tools(frame)
+        elif isinstance(frame, LLMMessagesUpdateFrame):
+            await self._on_messages_update(frame, direction)
         await self.push_frame(frame, direction)
 
     async def _flush_input(self) -> None:
         await self._wire.send_input_audio(self._core.input_paused)
 
-    async def _on_context(self, context: LLMContext, direction: FrameDirection) -> None:
+    async def _on_messages_update(
+        self, frame: LLMMessagesUpdateFrame, direction: FrameDirection
+    ) -> None:
+        # Without a user aggregator upstream the service keeps the context itself: the
+        # messages replace it, and the server conversation follows.
+        context = self._latest_context
+        if context is None:
+            context = LLMContext(messages=list(frame.messages))
+        else:
+            context.set_messages(list(frame.messages))
+        await self._on_context(context, direction, run_llm=bool(frame.run_llm))
+
+    async def _on_context(
+        self, context: LLMContext, direction: FrameDirection, *, run_llm: bool | None = None
+    ) -> None:
         self._latest_context = context
         props = self._settings_session()
         instruction = self._system_instruction()
@@ -507,7 +533,7 @@ class OpenAIRealtimeLLMService(ActionExecutor):
         core = self._core
         await self._execute(core.session_wanted(wanted, str(self._settings.model)))
         downstream = direction == FrameDirection.DOWNSTREAM
-        await self._execute(core.context_changed(found, downstream=downstream))
+        await self._execute(core.context_changed(found, downstream=downstream, run_llm=run_llm))
 
     async def _on_set_tools(self, frame: LLMSetToolsFrame) -> None:
         context = self._latest_context

@@ -5,14 +5,18 @@ Each context frame hands the core a fresh snapshot of the context; :func:`change
 does the same after the test changed the context in place.
 """
 
+import itertools
+
 from pipecat.processors.aggregators import async_tool_messages
 from pipecat.processors.aggregators.llm_context import LLMContext
 
+from pipecat_realtime_openai.core.context_items import items_for
 from pipecat_realtime_openai.core.context_sync import (
     ContextChanges,
     ContextSnapshot,
     ConversationSync,
 )
+from pipecat_realtime_openai.core.conversation import ConversationMirror
 from pipecat_realtime_openai.core.items import encode_result, text_message_item, to_protocol_item
 from pipecat_realtime_openai.protocol.items import ConversationItem
 from pipecat_realtime_openai.service.context import context_message, context_messages
@@ -22,21 +26,26 @@ def view(context: LLMContext) -> ContextSnapshot:
     return ContextSnapshot(messages=context_messages(context.get_messages()))
 
 
+def new_sync() -> ConversationSync:
+    numbers = itertools.count(1)
+    return ConversationSync(lambda message: items_for(message, lambda: f"item_{next(numbers)}"))
+
+
 def changes(sync: ConversationSync, context: LLMContext) -> ContextChanges:
     sync.set_context(view(context))
-    return sync.changes()
+    return sync.changes(ConversationMirror())
 
 
 def seeded(messages) -> tuple[ConversationSync, LLMContext]:
     context = LLMContext(messages=list(messages))
-    sync = ConversationSync()
+    sync = new_sync()
     assert sync.set_context(view(context))
-    sync.mark_seeded()
+    sync.seed(packed=False)
     return sync, context
 
 
 def test_nothing_is_sent_before_the_seed():
-    sync = ConversationSync()
+    sync = new_sync()
     found = changes(sync, LLMContext(messages=[{"role": "user", "content": "hi"}]))
     assert not found.items and not found.results
 
@@ -113,13 +122,13 @@ def test_joining_a_running_conversation_sends_only_what_the_server_lacks():
             {"role": "user", "content": "typed note"},
         ]
     )
-    sync = ConversationSync()
+    sync = new_sync()
     sync.remember_spoken("spoken question")
     sync.remember_spoken("spoken answer")
     assert sync.set_context(view(context))
-    sync.join_running_conversation()
+    joined = sync.join_running_conversation(ConversationMirror())
     assert sync.seeded
-    assert [(i.role, i.content[0].text) for i in sync.changes().items] == [("user", "typed note")]
+    assert [(i.role, i.content[0].text) for i in joined.items] == [("user", "typed note")]
 
 
 def test_context_messages_as_the_core_sees_them():

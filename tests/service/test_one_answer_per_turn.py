@@ -19,14 +19,14 @@ from pipecat.processors.aggregators.llm_response_universal import LLMContextAggr
 from pipecat.processors.frame_processor import FrameDirection
 
 from pipecat_realtime_openai import events
-from pipecat_realtime_openai.core.context_sync import ContextChanges, ConversationSync
+from pipecat_realtime_openai.core.context_sync import ContextChanges
 from pipecat_realtime_openai.core.items import text_message_item
 from pipecat_realtime_openai.core.responses import downstream_context_wants_response
 from pipecat_realtime_openai.service import OpenAIRealtimeLLMService
 from pipecat_realtime_openai.testing import Reply, ScriptedResponder
 from tests.service.conftest import Recorder, frames_of, make_service, silence, tone
 from tests.service.test_context_sync import changes as context_changes
-from tests.service.test_context_sync import view
+from tests.service.test_context_sync import new_sync, view
 
 
 def spoken_turn() -> list[InputAudioRawFrame]:
@@ -120,7 +120,7 @@ async def processed(harness, conn, count: int) -> None:
 
 
 def test_decision_asks_only_for_news_or_an_explicit_run():
-    news = ContextChanges(items=[text_message_item("typed", "user")], already_held=1)
+    news = ContextChanges(creates=[(text_message_item("typed", "user"), None)], already_held=1)
     mirrored = ContextChanges(already_held=2)
     run_now = ContextChanges()
     assert downstream_context_wants_response(news, response_running=True)
@@ -130,10 +130,10 @@ def test_decision_asks_only_for_news_or_an_explicit_run():
 
 
 def test_sync_counts_mirrored_messages():
-    sync = ConversationSync()
+    sync = new_sync()
     context = LLMContext(messages=[{"role": "system", "content": "Be brief."}])
     sync.set_context(view(context))
-    sync.mark_seeded()
+    sync.seed(packed=False)
     sync.remember_spoken("Hello there")
     context.add_message({"role": "user", "content": "Hello  there"})
     changes = context_changes(sync, context)
