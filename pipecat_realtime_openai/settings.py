@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from dataclasses import fields as dataclass_fields
-from typing import Any, Self
+from typing import Any, Self, cast
 
 from pipecat.adapters.llm.schemas.function_schema import FunctionSchema
 from pipecat.adapters.llm.schemas.tools_schema import ToolsSchema
@@ -135,7 +135,7 @@ class OpenAIRealtimeLLMSettings(LLMSettings):
         if is_given(self.system_instruction):
             sp.instructions = self.system_instruction
 
-    def apply_update(self, delta: Self) -> dict[str, Any]:
+    def apply_update(self, delta: LLMSettings) -> dict[str, Any]:
         """Merge a delta, keeping ``model`` / ``system_instruction`` in step with the session.
 
         A given ``session_properties`` replaces the stored one wholesale. When it
@@ -144,14 +144,17 @@ class OpenAIRealtimeLLMSettings(LLMSettings):
         values.
 
         Args:
-            delta: A delta-mode settings object.
+            delta: A delta-mode settings object: this class, or Pipecat's plain
+                ``LLMSettings`` (Pipecat Flows sends one with ``system_instruction``).
 
         Returns:
             Changed field names mapped to their previous values.
         """
-        if is_given(delta.session_properties) and delta.session_properties is not None:
-            delta.session_properties = to_session_properties(delta.session_properties)
-        changed = super().apply_update(delta)
+        session = getattr(delta, "session_properties", NOT_GIVEN)
+        if is_given(session) and session is not None and isinstance(delta, type(self)):
+            delta.session_properties = to_session_properties(session)
+        # The base merges field by field and skips fields a plain LLMSettings lacks.
+        changed = super().apply_update(cast(OpenAIRealtimeLLMSettings, delta))
 
         if "session_properties" in changed and is_given(self.session_properties):
             sp = self.session_properties

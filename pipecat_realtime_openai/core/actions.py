@@ -239,6 +239,21 @@ class RetrievalFailed:
     message: str
 
 
+@dataclass(frozen=True, slots=True)
+class OutOfBandResult:
+    """An out-of-band request (``RealtimeSession.out_of_band``) ended.
+
+    Attributes:
+        request_id: The request.
+        text: Its answer ("" when it failed).
+        error: Why it failed, or None.
+    """
+
+    request_id: str
+    text: str
+    error: str | None = None
+
+
 Action = (
     Send
     | SendInputAudio
@@ -259,6 +274,7 @@ Action = (
     | ConversationSeeded
     | ItemRetrieved
     | RetrievalFailed
+    | OutOfBandResult
 )
 """Everything the core can ask for. Hosts handle every member."""
 

@@ -14,7 +14,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pipecat_realtime_openai.core.actions import Action, RetrievalFailed, Send
+from pipecat_realtime_openai.core.actions import Action, OutOfBandResult, RetrievalFailed, Send
+from pipecat_realtime_openai.core.context_items import items_for
 from pipecat_realtime_openai.core.context_sync import ContextMessage, ContextSnapshot
 from pipecat_realtime_openai.core.items import (
     CANCELLED_OUTPUT,
@@ -22,6 +23,7 @@ from pipecat_realtime_openai.core.items import (
     function_output_item,
     text_message_item,
 )
+from pipecat_realtime_openai.core.phase import Phase
 from pipecat_realtime_openai.core.responses import downstream_context_wants_response
 from pipecat_realtime_openai.core.server_events import RETRIEVE_PREFIX
 from pipecat_realtime_openai.core.session_base import SessionBase
@@ -70,6 +72,10 @@ class AppInputs(SessionBase):
         conversation = self._conversation
         if conversation.sync.set_context(context):
             if not len(conversation.mirror):
+                # The history goes in now, so a turn the server answers by itself
+                # (server VAD) already hears it; the response follows.
+                if self._phase.phase.configured:
+                    self._seed_if_needed(out)
                 if run_llm is not False:
                     self._request_response(out)
                 return out
@@ -156,6 +162,37 @@ class AppInputs(SessionBase):
         self._responses.pending_input = True
         if self._calls.on_cancel(call_id):
             self._request_response(out)
+        return out
+
+    def out_of_band(
+        self,
+        request_id: str,
+        messages: Sequence[ContextMessage],
+        *,
+        instructions: str | None = None,
+        max_output_tokens: int | None = None,
+    ) -> list[Action]:
+        """Ask for a one-shot text answer that stays out of the conversation.
+
+        It runs once no conversation response runs; the answer comes back as an
+        ``OutOfBandResult``. Neither the bot's turn frames nor the conversation see it.
+
+        Args:
+            request_id: Names the request in its result (unique while it runs).
+            messages: What the answer reads, instead of the conversation.
+            instructions: Instructions for this answer only.
+            max_output_tokens: Its token limit.
+        """
+        if self._phase.phase is Phase.CLOSED:
+            return [OutOfBandResult(request_id, "", "the Realtime session is closed")]
+        items = [item for m in messages for item in items_for(m, lambda: "")]
+        for item in items:
+            item.id = None
+        self._out_of_band.ask(
+            request_id, items, instructions=instructions, max_output_tokens=max_output_tokens
+        )
+        out: list[Action] = []
+        self._send_out_of_band(out)
         return out
 
     def retrieve(self, item_id: str) -> list[Action]:

@@ -24,6 +24,7 @@ from pipecat_realtime_openai.core.actions import (
     Metrics,
     MetricsOp,
     Notify,
+    OutOfBandResult,
     ReportError,
     ResponseFinished,
     ResponseStarted,
@@ -38,6 +39,7 @@ from pipecat_realtime_openai.core.actions import (
     UserTranscript,
 )
 from pipecat_realtime_openai.core.errors import classify_error
+from pipecat_realtime_openai.core.out_of_band import EVENT_PREFIX as OUT_OF_BAND_PREFIX
 from pipecat_realtime_openai.core.phase import Phase
 from pipecat_realtime_openai.core.reconnect import ReconnectInfo
 from pipecat_realtime_openai.core.session_base import SessionBase
@@ -145,6 +147,7 @@ class ServerEventInputs(SessionBase):
         response_id = delta.response_id
         lifecycle = self._responses.lifecycle
         if not text or not lifecycle.accepts_audio(response_id):
+            self._out_of_band.on_text(response_id, text)
             return None
         self._replies.setdefault(response_id, []).append(text)
         # The transcript can lead the audio: the speech opens before any spoken text.
@@ -161,6 +164,7 @@ class ServerEventInputs(SessionBase):
         """
         response_id = delta.response_id
         if not text or not self._responses.lifecycle.accepts_audio(response_id):
+            self._out_of_band.on_text(response_id, text)
             return False
         self._replies.setdefault(response_id, []).append(text)
         return True
@@ -196,6 +200,7 @@ class ServerEventInputs(SessionBase):
         else:
             self._release_deferred_request(out)
             self._release_input(out)
+        self._send_out_of_band(out)
         self._on_resumed(len(restored), now, out)
 
     def _release_input(self, out: list[Action]) -> None:
@@ -323,6 +328,8 @@ class ServerEventInputs(SessionBase):
     def _on_response_created(
         self, event: ev.ResponseCreated, now: float, out: list[Action]
     ) -> None:
+        if self._out_of_band.owns(event.response):
+            return  # an out-of-band answer: not the bot's turn
         response_id = event.response.id or ""
         self._replies[response_id] = []
         if self._responses.on_created(response_id):
@@ -373,6 +380,11 @@ class ServerEventInputs(SessionBase):
     def _on_response_done(self, event: ev.ResponseDone, now: float, out: list[Action]) -> None:
         response = event.response
         response_id = response.id or ""
+        outcome = self._out_of_band.on_done(response_id, response.status)
+        if outcome is not None:
+            out.append(OutOfBandResult(outcome.request_id, outcome.text, outcome.error))
+            self._send_out_of_band(out)
+            return
         reply = "".join(self._replies.pop(response_id, []))
         items = [item.id for item in response.output or [] if item.type == "message" and item.id]
         self._conversation.sync.remember_spoken(reply, items)
@@ -404,6 +416,7 @@ class ServerEventInputs(SessionBase):
             logger.debug(f"{self._name}: {len(held)} function call(s) of a cut-off reply dropped")
         if self._calls.on_response_done(response_id):
             self._request_response(out)
+        self._send_out_of_band(out)
 
     # -- errors ------------------------------------------------------------------------------
 
@@ -423,6 +436,13 @@ class ServerEventInputs(SessionBase):
         if error.code == "input_audio_buffer_commit_empty":
             self._turn_audio.on_commit_refused()
         already_active = error.code == "conversation_already_has_active_response"
+        if event_id and event_id.startswith(OUT_OF_BAND_PREFIX):
+            ended = self._out_of_band.on_refused(event_id, already_active, message)
+            if ended is not None:
+                out.append(OutOfBandResult(ended.request_id, ended.text, ended.error))
+            else:
+                logger.debug(f"{self._name}: an out-of-band request waits for the server")
+            return
         refused = self._responses.on_request_error(event_id, already_active)
         if refused is not None:
             self._settle(*refused, out)

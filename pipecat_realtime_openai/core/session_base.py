@@ -34,6 +34,7 @@ from pipecat_realtime_openai.core.actions import (
     ConversationSeeded,
     Metrics,
     MetricsOp,
+    OutOfBandResult,
     ReportError,
     ResponseEnded,
     ResponseStarted,
@@ -55,6 +56,7 @@ from pipecat_realtime_openai.core.items import (
     text_message_item,
 )
 from pipecat_realtime_openai.core.lifecycle import Closing
+from pipecat_realtime_openai.core.out_of_band import OutOfBandRequests
 from pipecat_realtime_openai.core.phase import Phase, PhaseTracker
 from pipecat_realtime_openai.core.playback import PlaybackTracker, TruncateItem
 from pipecat_realtime_openai.core.reconnect import (
@@ -216,6 +218,7 @@ class SessionBase:
             tool_messages if tool_messages is not None else PlainToolMessages()
         )
         self._retrievals: set[str] = set()
+        self._out_of_band = OutOfBandRequests()
 
     # -- what the host may read -----------------------------------------------------
 
@@ -347,6 +350,14 @@ class SessionBase:
             out.extend(Send(event) for event in conversation.flush(self._phase.phase.configured))
             self._update_session(out)
         out.extend(Send(event) for event in conversation.flush(self._phase.phase.configured))
+
+    def _send_out_of_band(self, out: list[Action]) -> None:
+        """Send the next out-of-band request once the server runs no response."""
+        if self._phase.phase is not Phase.READY:
+            return
+        event = self._out_of_band.next_event(self._responses.busy)
+        if event is not None:
+            out.append(Send(event))
 
     def _settle(self, closing: Closing, due: bool, out: list[Action]) -> None:
         """Close what a finished response left open; send the request it owed."""
@@ -505,4 +516,6 @@ class SessionBase:
         for item_id in sorted(self._retrievals):
             out.append(RetrievalFailed(item_id, "the Realtime connection closed"))
         self._retrievals.clear()
+        for ended in self._out_of_band.fail_all("the Realtime connection closed"):
+            out.append(OutOfBandResult(ended.request_id, ended.text, ended.error))
         self._link = Link()

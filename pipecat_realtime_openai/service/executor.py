@@ -75,6 +75,7 @@ class ActionExecutor(LLMService[OpenAIRealtimeLLMAdapter]):
         self.user_id = ""
         self._latest_context: LLMContext | None = None
         self._retrieval_waiters: dict[str, list[asyncio.Future[ConversationItem]]] = {}
+        self._out_of_band_waiters: dict[str, asyncio.Future[str]] = {}
         self._action_handlers: dict[type, ActionHandler] = {
             act.Send: self._on_send,
             act.SendInputAudio: self._on_send_input_audio,
@@ -95,6 +96,7 @@ class ActionExecutor(LLMService[OpenAIRealtimeLLMAdapter]):
             act.ConversationSeeded: self._on_conversation_seeded,
             act.ItemRetrieved: self._on_item_retrieved,
             act.RetrievalFailed: self._on_retrieval_failed,
+            act.OutOfBandResult: self._on_out_of_band_result,
         }
         missing = set(get_args(act.Action)) - self._action_handlers.keys()
         if missing:
@@ -298,6 +300,15 @@ class ActionExecutor(LLMService[OpenAIRealtimeLLMAdapter]):
         if self._core.text_out(delta, text):
             await self.stop_ttfb_metrics()
             await self.push_frame(LLMTextFrame(text))
+
+    async def _on_out_of_band_result(self, action: act.OutOfBandResult) -> None:
+        future = self._out_of_band_waiters.pop(action.request_id, None)
+        if future is None or future.done():
+            return
+        if action.error is None:
+            future.set_result(action.text)
+        else:
+            future.set_exception(RuntimeError(action.error))
 
     @property
     def _context(self) -> LLMContext | None:

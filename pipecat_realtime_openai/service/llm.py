@@ -13,6 +13,7 @@ loop is :class:`~pipecat_realtime_openai.service.supervisor.ConnectionSupervisor
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import time
 from collections.abc import Mapping
@@ -67,7 +68,6 @@ from pipecat_realtime_openai.service.wire import Wire
 from pipecat_realtime_openai.settings import (
     OpenAIRealtimeLLMSettings,
     initial_settings,
-    to_session_properties,
 )
 
 DEFAULT_BASE_URL = "wss://api.openai.com/v1/realtime"
@@ -209,6 +209,9 @@ class OpenAIRealtimeLLMService(ActionExecutor):
             name=str(self),
         )
         self._pause = PauseFlusher(self._flush_input, audio_flush_after_ms)
+        self._out_of_band_numbers = itertools.count(1)
+        # Tools set by LLMSetToolsFrame before any context frame arrived.
+        self._tools_context: LLMContext | None = None
         # A subclass that overrides push_frame sees input audio pass through it.
         self._push_audio_directly = type(self).push_frame is OpenAIRealtimeLLMService.push_frame
         self._register_event_handler("on_conversation_item_created")
@@ -300,9 +303,51 @@ class OpenAIRealtimeLLMService(ActionExecutor):
         Raises:
             RuntimeError: The server has no such item, or the connection closed.
         """
-        future: asyncio.Future[ConversationItem] = self.get_event_loop().create_future()
+        future: asyncio.Future[ConversationItem] = asyncio.get_running_loop().create_future()
         self._retrieval_waiters.setdefault(item_id, []).append(future)
         await self._execute(self._core.retrieve(item_id))
+        return await future
+
+    async def run_inference(
+        self,
+        context: LLMContext,
+        max_tokens: int | None = None,
+        system_instruction: str | None = None,
+        response_schema: dict[str, Any] | None = None,
+    ) -> str | None:
+        """Answer a context once, out of band: the conversation and the bot's turn stay as they are.
+
+        Sent as a ``response.create`` with ``conversation: "none"`` and the context as
+        its ``input`` (text out), once no reply runs. Pipecat Flows uses it for the
+        summary of ``RESET_WITH_SUMMARY``.
+
+        Args:
+            context: What to answer (its messages; not the conversation's).
+            max_tokens: The answer's token limit.
+            system_instruction: Instructions for this answer only (the session's
+                otherwise).
+            response_schema: Not supported by the Realtime API; ignored with a warning.
+
+        Returns:
+            The answer's text.
+
+        Raises:
+            RuntimeError: The server refused it, or the connection closed first.
+        """
+        if response_schema is not None:
+            logger.warning(f"{self}: the Realtime API takes no response schema; it is ignored")
+        request_id = f"{next(self._out_of_band_numbers)}"
+        future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self._out_of_band_waiters[request_id] = future
+        messages = context_messages(context.get_messages())
+        await self._execute(
+            self._core.out_of_band(
+                request_id,
+                messages,
+                instructions=system_instruction,
+                max_output_tokens=max_tokens,
+            )
+        )
         return await future
 
     async def reset_conversation(self) -> None:
@@ -442,7 +487,7 @@ class OpenAIRealtimeLLMService(ActionExecutor):
         """The settings, the tools or the context changed: tell the core what is wanted."""
         props = self._settings_session()
         instruction = self._system_instruction()
-        context = self._latest_context
+        context = self._latest_context or self._tools_context
         if context is None:
             wanted = wanted_session(self.get_llm_adapter(), props, instruction)
         else:
@@ -536,14 +581,17 @@ class OpenAIRealtimeLLMService(ActionExecutor):
         await self._execute(core.context_changed(found, downstream=downstream, run_llm=run_llm))
 
     async def _on_set_tools(self, frame: LLMSetToolsFrame) -> None:
+        # Tools set by frames are the context's tools, as Pipecat's aggregator sets
+        # them: before the pipeline's context arrives they wait in a context of the
+        # service's own, and the service's configured tools stay its fallback.
         context = self._latest_context
-        if context is not None:
-            context.set_tools(frame.tools)
-        else:
-            self._settings_session().tools = to_session_properties({"tools": frame.tools}).tools
-        # A realtime session gets no context frame per turn, so handlers sync here,
-        # after the tools changed: handlers of tools no longer advertised go (an empty
-        # set falls back to the service's tools, which must be the new ones by now).
+        if context is None:
+            if self._tools_context is None:
+                self._tools_context = LLMContext()
+            context = self._tools_context
+        context.set_tools(frame.tools)
+        # A realtime session gets no context frame per turn, so handlers sync here:
+        # handlers of tools no longer advertised go.
         self._sync_registered_tool_handlers(frame.tools)
         await self._session_changed()
 
