@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Literal
 
+from pipecat_realtime_openai.core.context_sync import ContextEdit
 from pipecat_realtime_openai.core.errors import ErrorCategoryName
 from pipecat_realtime_openai.protocol.client_events import ClientEvent
 from pipecat_realtime_openai.protocol.items import ConversationItem
@@ -240,6 +241,17 @@ class RetrievalFailed:
 
 
 @dataclass(frozen=True, slots=True)
+class RepairContext:
+    """Edit the application's context to say what really happened (see ``ContextEdit``).
+
+    Attributes:
+        edits: The edits, in order.
+    """
+
+    edits: tuple[ContextEdit, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class OutOfBandResult:
     """An out-of-band request (``RealtimeSession.out_of_band``) ended.
 
@@ -275,6 +287,7 @@ Action = (
     | ItemRetrieved
     | RetrievalFailed
     | OutOfBandResult
+    | RepairContext
 )
 """Everything the core can ask for. Hosts handle every member."""
 

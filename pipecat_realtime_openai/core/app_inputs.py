@@ -14,7 +14,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pipecat_realtime_openai.core.actions import Action, OutOfBandResult, RetrievalFailed, Send
+from pipecat_realtime_openai.core.actions import (
+    Action,
+    OutOfBandResult,
+    RepairContext,
+    RetrievalFailed,
+    Send,
+)
 from pipecat_realtime_openai.core.context_items import items_for
 from pipecat_realtime_openai.core.context_sync import ContextMessage, ContextSnapshot
 from pipecat_realtime_openai.core.items import (
@@ -84,6 +90,8 @@ class AppInputs(SessionBase):
             changes = conversation.sync.join_running_conversation(conversation.mirror)
         else:
             changes = conversation.sync.changes(conversation.mirror)
+        if changes.edits:
+            out.append(RepairContext(tuple(changes.edits)))
         out.extend(Send(e) for e in conversation.apply(changes, self._phase.phase.configured))
         if changes.creates:
             self._responses.pending_input = True

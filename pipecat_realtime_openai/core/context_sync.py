@@ -23,13 +23,14 @@ one create, not a rebuild.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import re
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from pipecat_realtime_openai.core.conversation import ConversationMirror
+from pipecat_realtime_openai.core.conversation import ConversationMirror, heard_transcript
 from pipecat_realtime_openai.protocol.items import ConversationItem
 
 # How many spoken texts (user transcripts, assistant replies) are remembered to spot
@@ -111,6 +112,30 @@ class ContextSnapshot:
     seed: Sequence[ConversationItem] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class ContextEdit:
+    """A change the application's context needs to say what really happened.
+
+    Applied in order; each names the message by its index at that moment and by the
+    text it is expected to hold there (a host skips an edit whose message moved).
+
+    Attributes:
+        kind: ``move`` (to ``to_index``: a user turn transcribed after the reply it
+            caused goes before it), ``text`` (the reply as far as the user heard it)
+            or ``remove`` (a reply the user heard none of).
+        index: The message's index.
+        expected: The text the message holds now.
+        to_index: Where a ``move`` puts it.
+        text: The new text of a ``text`` edit.
+    """
+
+    kind: str
+    index: int
+    expected: str
+    to_index: int = 0
+    text: str = ""
+
+
 @dataclass
 class ContextChanges:
     """What a context brings that the server does not have yet, and what it dropped.
@@ -123,12 +148,15 @@ class ContextChanges:
             session's own function-call runner (delivered as the call's output).
         already_held: New messages that only mirror what the server already holds
             (transcripts of spoken turns, replies, tool traffic).
+        edits: Changes the context needs to match what really happened (see
+            :class:`ContextEdit`).
     """
 
     creates: list[tuple[ConversationItem, str | None]] = field(default_factory=list)
     deletes: list[str] = field(default_factory=list)
     results: list[ToolResult] = field(default_factory=list)
     already_held: int = 0
+    edits: list[ContextEdit] = field(default_factory=list)
 
     @property
     def items(self) -> list[ConversationItem]:
@@ -165,6 +193,8 @@ class ConversationSync:
         self._handled_calls: set[str] = set()
         # Texts that reached the server as speech or a reply, and their items.
         self._spoken: deque[tuple[str, tuple[str, ...]]] = deque(maxlen=_REMEMBERED_TEXTS)
+        # The whole text of each recent reply, by item: what a cut-off reply is cut from.
+        self._texts: dict[str, str] = {}
 
     @property
     def context(self) -> ContextSnapshot | None:
@@ -257,6 +287,10 @@ class ConversationSync:
         """
         if text.strip():
             self._spoken.append((_fingerprint(text), tuple(item_ids)))
+            for item_id in item_ids:
+                self._texts[item_id] = text
+            while len(self._texts) > _REMEMBERED_TEXTS:
+                del self._texts[next(iter(self._texts))]
 
     def mark_call_handled(self, call_id: str) -> None:
         """Record that a call's result (or cancellation) was sent by the session itself."""
@@ -293,6 +327,7 @@ class ConversationSync:
         opcodes = matcher.get_opcodes()
         replaced = bool(old) and not any(tag == "equal" for tag, *_ in opcodes)
         new: list[_Entry | None] = [None] * len(messages)
+        attached: list[_Entry] = []
         for tag, i1, i2, j1, _j2 in opcodes:
             if tag == "equal":
                 for offset in range(i2 - i1):
@@ -307,7 +342,9 @@ class ConversationSync:
             held = self._held(message, mirror)
             if held is not None:
                 changes.already_held += 1
-                new[index] = _Entry(message, [i for i in held if i not in changes.deletes])
+                entry = _Entry(message, [i for i in held if i not in changes.deletes])
+                new[index] = entry
+                attached.append(entry)
                 kept |= set(held)
                 continue
             entry = _Entry(message)
@@ -336,7 +373,9 @@ class ConversationSync:
                 i for i in mirror.finished_ids() if i not in kept and i not in changes.deletes
             ]
         changes.deletes = [i for i in changes.deletes if i not in kept]
-        self._entries = [entry for entry in new if entry is not None]
+        entries = [entry for entry in new if entry is not None]
+        changes.edits = _repairs(entries, attached, mirror, self._texts)
+        self._entries = entries
         return changes
 
     def _held(self, message: ContextMessage, mirror: ConversationMirror) -> list[str] | None:
@@ -356,6 +395,13 @@ class ConversationSync:
                     # A transcript of speech the server already holds.
                     self._spoken.remove(spoken)
                     return list(spoken[1])
+            if message.role == "assistant":
+                # A reply cut off by the user: the output transport lets through only
+                # the text that was played, so the context holds its beginning.
+                for spoken in reversed(self._spoken):
+                    if spoken[0].startswith(fingerprint):
+                        self._spoken.remove(spoken)
+                        return list(spoken[1])
         return None
 
     @staticmethod
@@ -367,6 +413,55 @@ class ConversationSync:
             if entry is not None and entry.item_ids:
                 return entry.item_ids[-1]
         return "root"
+
+
+def _repairs(
+    entries: list[_Entry],
+    attached: list[_Entry],
+    mirror: ConversationMirror,
+    texts: dict[str, str],
+) -> list[ContextEdit]:
+    """Edits that make the context say what really happened; the entries follow them.
+
+    Only messages attached in this change are looked at: a user turn written after the
+    reply it caused moves before that reply (the server holds it there), and a reply
+    the user cut off keeps only what was heard of it.
+    """
+    edits: list[ContextEdit] = []
+    for entry in attached:
+        if entry.message.role != "user" or not entry.item_ids:
+            continue
+        spoken_at = mirror.position(entry.item_ids[0])
+        index = entries.index(entry)
+        target = None
+        for earlier in range(index - 1, -1, -1):
+            other = entries[earlier]
+            if other.message.role != "assistant" or not other.item_ids:
+                break
+            reply_at = mirror.position(other.item_ids[0])
+            if spoken_at is None or reply_at is None or reply_at < spoken_at:
+                break
+            target = earlier
+        if target is not None:
+            edits.append(ContextEdit("move", index, entry.message.text, to_index=target))
+            entries.insert(target, entries.pop(index))
+    for entry in attached:
+        message = entry.message
+        cut = [i for i in entry.item_ids if mirror.heard_share(i) is not None]
+        if message.role != "assistant" or not cut or not message.text:
+            continue
+        share = mirror.heard_share(cut[0]) or 0.0
+        heard = heard_transcript(texts.get(cut[0], message.text), share)
+        if len(_fingerprint(message.text)) <= len(_fingerprint(heard)):
+            continue  # it holds no more than was heard (the transport cut it already)
+        index = entries.index(entry)
+        if heard:
+            edits.append(ContextEdit("text", index, message.text, text=heard))
+            entry.message = dataclasses.replace(message, text=heard)
+        else:
+            edits.append(ContextEdit("remove", index, message.text))
+            entries.pop(index)
+    return edits
 
 
 def _results(messages: Sequence[ContextMessage]) -> list[ToolResult]:

@@ -69,6 +69,8 @@ class ConversationMirror:
     _input_audio: dict[str, str] = field(default_factory=dict, init=False, repr=False)
     # Ids of client items asked to go first (previous_item_id "root").
     _at_start: set[str] = field(default_factory=set, init=False, repr=False)
+    # Share of each cut-off assistant item's audio the user heard (0 when deleted).
+    _heard: dict[str, float] = field(default_factory=dict, init=False, repr=False)
 
     def __len__(self) -> int:
         return len(self._order)
@@ -188,16 +190,36 @@ class ConversationMirror:
         if self._items.pop(item_id, None) is not None:
             self._order.remove(item_id)
 
-    def on_truncate_sent(self, item_id: str, audio_received_ms: int) -> None:
+    def on_truncate_sent(
+        self, item_id: str, audio_received_ms: int, audio_end_ms: int | None = None
+    ) -> None:
         """Remember how much audio an item had when its truncation was asked for.
 
         Args:
             item_id: The assistant item being truncated.
             audio_received_ms: Its audio received so far, in ms.
+            audio_end_ms: How much of it the user heard, in ms.
         """
         entry = self._items.get(item_id)
         if entry is not None:
             entry.audio_ms = audio_received_ms
+        if audio_end_ms is not None and audio_received_ms > 0:
+            self._heard[item_id] = min(1.0, audio_end_ms / audio_received_ms)
+
+    def on_unheard(self, item_id: str) -> None:
+        """An assistant item was deleted at a barge-in before the user heard any of it."""
+        self._heard[item_id] = 0.0
+
+    def heard_share(self, item_id: str) -> float | None:
+        """The share of an assistant item's audio the user heard, if a barge-in cut it."""
+        return self._heard.get(item_id)
+
+    def position(self, item_id: str) -> int | None:
+        """Where an item stands in the conversation (0 first), if the mirror holds it."""
+        try:
+            return self._order.index(item_id)
+        except ValueError:
+            return None
 
     def on_item_truncated(self, item_id: str, content_index: int, audio_end_ms: int) -> None:
         """Apply ``conversation.item.truncated``: audio after ``audio_end_ms`` is gone.
@@ -301,6 +323,7 @@ class ConversationMirror:
         self._unconfirmed.clear()
         self._input_audio.clear()
         self._at_start.clear()
+        self._heard.clear()
 
     def _upsert(self, item: ItemLike, previous_item_id: str | None, done: bool) -> None:
         data = _as_dict(item)

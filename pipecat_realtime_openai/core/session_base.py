@@ -424,13 +424,16 @@ class SessionBase:
         """
         for step in self._playback.plan_interruption(now):
             if isinstance(step, TruncateItem):
-                self._conversation.mirror.on_truncate_sent(step.item_id, step.audio_received_ms)
+                self._conversation.mirror.on_truncate_sent(
+                    step.item_id, step.audio_received_ms, step.audio_end_ms
+                )
                 event: ClientEvent = ConversationItemTruncateEvent(
                     item_id=step.item_id,
                     content_index=step.content_index,
                     audio_end_ms=step.audio_end_ms,
                 )
             else:
+                self._conversation.mirror.on_unheard(step.item_id)
                 event = ConversationItemDeleteEvent(item_id=step.item_id)
             out.append(Send(event))
         closing = self._responses.on_barge_in()

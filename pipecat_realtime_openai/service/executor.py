@@ -37,7 +37,7 @@ from pipecat.frames.frames import (
     TTSStoppedFrame,
     TTSTextFrame,
 )
-from pipecat.processors.aggregators.llm_context import LLMContext
+from pipecat.processors.aggregators.llm_context import LLMContext, standard_message_text
 from pipecat.processors.frame_processor import FrameDirection
 from pipecat.services.llm_service import FunctionCallFromLLM, LLMService
 from pipecat.transcriptions.language import Language
@@ -97,6 +97,7 @@ class ActionExecutor(LLMService[OpenAIRealtimeLLMAdapter]):
             act.ItemRetrieved: self._on_item_retrieved,
             act.RetrievalFailed: self._on_retrieval_failed,
             act.OutOfBandResult: self._on_out_of_band_result,
+            act.RepairContext: self._on_repair_context,
         }
         missing = set(get_args(act.Action)) - self._action_handlers.keys()
         if missing:
@@ -300,6 +301,25 @@ class ActionExecutor(LLMService[OpenAIRealtimeLLMAdapter]):
         if self._core.text_out(delta, text):
             await self.stop_ttfb_metrics()
             await self.push_frame(LLMTextFrame(text))
+
+    async def _on_repair_context(self, action: act.RepairContext) -> None:
+        context = self._latest_context
+        if context is None:
+            return
+        messages: list[Any] = list(context.get_messages())
+        for edit in action.edits:
+            if not 0 <= edit.index < len(messages) or (
+                standard_message_text(messages[edit.index]) != edit.expected
+            ):
+                logger.debug(f"{self}: a context edit no longer applies ({edit.kind})")
+                continue
+            if edit.kind == "move":
+                messages.insert(edit.to_index, messages.pop(edit.index))
+            elif edit.kind == "text":
+                messages[edit.index] = {**messages[edit.index], "content": edit.text}
+            else:
+                del messages[edit.index]
+        context.set_messages(messages)
 
     async def _on_out_of_band_result(self, action: act.OutOfBandResult) -> None:
         future = self._out_of_band_waiters.pop(action.request_id, None)

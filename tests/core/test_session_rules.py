@@ -13,6 +13,7 @@ from pipecat_realtime_openai.core.actions import (
     Metrics,
     MetricsOp,
     Notify,
+    RepairContext,
     ReportError,
     ResponseEnded,
     ResponseStarted,
@@ -30,6 +31,7 @@ from pipecat_realtime_openai.core.reconnect import (
     Retry,
     Stop,
 )
+from pipecat_realtime_openai.protocol.fast import TranscriptDelta
 from tests.core.session_kit import Kit, kinds, response, sent
 
 DROP = ConnectionEnd("the connection closed unexpectedly")
@@ -450,3 +452,87 @@ def test_a_late_interruption_does_not_cost_a_reply_that_completes_its_call():
     assert [a.call_id for a in done if isinstance(a, RunFunctionCall)] == ["call_ok"]
     answered = kit.session.function_result("call_ok", "sunny")
     assert len(sent(answered, "response.create")) == 1
+
+
+# -- the context learns what really happened ---------------------------------------------
+
+
+def spoken_turn_then_reply(kit: Kit, transcript: str, reply: str, heard_ms: int | None) -> None:
+    """A spoken user turn answered by the server; the reply cut after ``heard_ms``."""
+    user = {"id": "item_u1", "type": "message", "role": "user",
+            "content": [{"type": "input_audio", "transcript": None}]}  # fmt: skip
+    kit.event("conversation.item.added", item=user)
+    kit.event("conversation.item.done", item=user)
+    kit.event(
+        "conversation.item.input_audio_transcription.completed",
+        item_id="item_u1", content_index=0, transcript=transcript,
+    )  # fmt: skip
+    kit.start_response("resp_1")
+    assistant = {"id": "item_a1", "type": "message", "role": "assistant",
+                 "content": [{"type": "output_audio", "transcript": reply}]}  # fmt: skip
+    kit.event("conversation.item.added", item=assistant)
+    kit.session.transcript_out(TranscriptDelta("resp_1", "item_a1", 0, 0, reply), reply)
+    kit.audio("resp_1", "item_a1", 1000)
+    if heard_ms is not None:
+        kit.session.bot_started_speaking(0.0)
+        kit.session.interruption(heard_ms / 1000)
+    kit.event("conversation.item.done", item=assistant)
+    output = [{"id": "item_a1", "type": "message", "role": "assistant", "content": []}]
+    kit.finish_response("resp_1", output=output)
+
+
+def snapshot(*messages: ContextMessage) -> ContextSnapshot:
+    return ContextSnapshot(messages=messages)
+
+
+def test_a_reply_cut_off_is_kept_in_the_context_as_far_as_it_was_heard():
+    kit = Kit()
+    kit.connect()
+    kit.session.context_changed(snapshot(ContextMessage("system", "Be brief.")), downstream=True)
+    reply = "one two three four five six seven eight nine ten"
+    spoken_turn_then_reply(kit, "Count to ten.", reply, heard_ms=500)
+    written = snapshot(
+        ContextMessage("system", "Be brief."),
+        ContextMessage("user", "Count to ten."),
+        ContextMessage("assistant", reply),
+    )
+    actions = kit.session.context_changed(written, downstream=False)
+    repairs = [a for a in actions if isinstance(a, RepairContext)]
+    assert [(e.kind, e.index, e.text) for e in repairs[0].edits] == [
+        ("text", 2, "one two three four five")
+    ]
+    assert not sent(actions), "the server already holds both, cut where the user was"
+    healed = snapshot(*written.messages[:2], ContextMessage("assistant", "one two three four five"))
+    assert sent(kit.session.context_changed(healed, downstream=False)) == []
+
+
+def test_a_reply_heard_not_at_all_leaves_the_context():
+    kit = Kit()
+    kit.connect()
+    kit.session.context_changed(snapshot(ContextMessage("system", "Be brief.")), downstream=True)
+    spoken_turn_then_reply(kit, "Hello?", "A reply nobody heard.", heard_ms=0)
+    written = snapshot(
+        ContextMessage("system", "Be brief."),
+        ContextMessage("user", "Hello?"),
+        ContextMessage("assistant", "A reply nobody heard."),
+    )
+    actions = kit.session.context_changed(written, downstream=False)
+    edits = [e for a in actions if isinstance(a, RepairContext) for e in a.edits]
+    assert [(e.kind, e.index) for e in edits] == [("remove", 2)]
+    assert not sent(actions, "conversation.item.create"), "never sent back to the server"
+
+
+def test_a_turn_transcribed_after_its_reply_moves_before_it():
+    kit = Kit()
+    kit.connect()
+    kit.session.context_changed(snapshot(ContextMessage("system", "Be brief.")), downstream=True)
+    spoken_turn_then_reply(kit, "What time is it?", "It is noon.", heard_ms=None)
+    late = snapshot(
+        ContextMessage("system", "Be brief."),
+        ContextMessage("assistant", "It is noon."),
+        ContextMessage("user", "What time is it?"),
+    )
+    actions = kit.session.context_changed(late, downstream=True)
+    edits = [e for a in actions if isinstance(a, RepairContext) for e in a.edits]
+    assert [(e.kind, e.index, e.to_index) for e in edits] == [("move", 2, 1)]
+    assert not sent(actions), "both are on the server already: nothing to send, no reply"
