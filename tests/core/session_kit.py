@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
+
+import pytest
+from loguru import logger
 
 from pipecat_realtime_openai.core.actions import Action, Send
 from pipecat_realtime_openai.core.phase import Phase
@@ -104,3 +107,12 @@ class Kit:
     def error(self, code: str, event_id: str | None = None, kind: str = "invalid_request_error"):
         error = {"type": kind, "code": code, "message": f"{code} happened", "event_id": event_id}
         return self.event("error", error=error)
+
+
+@pytest.fixture
+def logs() -> Iterator[list[str]]:
+    """Every log line (DEBUG and up) while the test runs."""
+    lines: list[str] = []
+    sink = logger.add(lambda message: lines.append(str(message)), level="DEBUG")
+    yield lines
+    logger.remove(sink)

@@ -32,7 +32,10 @@ from pipecat_realtime_openai.core.reconnect import (
     Stop,
 )
 from pipecat_realtime_openai.protocol.fast import TranscriptDelta
-from tests.core.session_kit import Kit, kinds, response, sent
+from tests.core.session_kit import Kit, kinds, logs, response, sent
+
+__all__ = ["logs"]
+
 
 DROP = ConnectionEnd("the connection closed unexpectedly")
 FAST = ReconnectOptions(jitter=0.0, max_session_duration=None)
@@ -536,3 +539,28 @@ def test_a_turn_transcribed_after_its_reply_moves_before_it():
     edits = [e for a in actions if isinstance(a, RepairContext) for e in a.edits]
     assert [(e.kind, e.index, e.to_index) for e in edits] == [("move", 2, 1)]
     assert not sent(actions), "both are on the server already: nothing to send, no reply"
+
+
+def test_a_refused_change_is_logged_and_never_counted_as_held(logs):
+    kit = Kit()
+    kit.connect()
+    first = snapshot(ContextMessage("system", "x"), ContextMessage("user", "one"))
+    created = sent(kit.session.context_changed(first, downstream=False), "conversation.item.create")
+    kit.error("invalid_value", created[0].event_id)
+    assert any("refused to create item" in line for line in logs)
+    assert kit.session.conversation.mirror.ids() == []
+    # A later delete of that message has nothing left to delete on the server.
+    later = kit.session.context_changed(snapshot(ContextMessage("system", "x")), downstream=False)
+    assert not sent(later, "conversation.item.delete")
+
+
+def test_a_change_the_server_never_answers_is_logged_as_lost(logs):
+    kit = Kit()
+    kit.connect()
+    two = snapshot(ContextMessage("system", "x"), ContextMessage("user", "one"))
+    kit.session.context_changed(two, downstream=False)
+    kit.now = 1.0
+    kit.event("rate_limits.updated", rate_limits=[])
+    kit.now = 7.0
+    kit.event("rate_limits.updated", rate_limits=[])
+    assert any("no answer from the server to the create" in line for line in logs)

@@ -103,7 +103,7 @@ async def started(simulator, harnesses):
     return service, harness, conn
 
 
-async def server_holds(conn, shapes: list[tuple]) -> None:
+async def holds(conn, shapes: list[tuple]) -> None:
     def matches() -> bool:
         return [shape(item) for item in conn.items] == shapes
 
@@ -131,7 +131,7 @@ async def test_a_twenty_turn_history_is_seeded_item_by_item(simulator, harnesses
 
 
 async def test_appends_deletes_edits_and_replacements_reach_the_server(simulator, harnesses):
-    _, harness, conn = await started(simulator, harnesses)
+    service, harness, conn = await started(simulator, harnesses)
     messages: list[dict[str, Any]] = [
         {"role": "user", "content": "One"},
         {"role": "assistant", "content": "Two"},
@@ -140,6 +140,12 @@ async def test_appends_deletes_edits_and_replacements_reach_the_server(simulator
 
     async def update(new: list[dict[str, Any]]) -> None:
         await harness.send(LLMMessagesUpdateFrame(messages=new, run_llm=False))
+
+    async def server_holds(conn, shapes: list[tuple]) -> None:
+        await holds(conn, shapes)
+        # The mirror, built from the server's events, says the same, ids and order.
+        mirror = service.core.conversation.mirror
+        await wait_until(lambda: mirror.ids() == [item["id"] for item in conn.items])
 
     await update(messages)
     await server_holds(conn, [("user", "One"), ("assistant", "Two"), ("user", "Three")])
