@@ -65,6 +65,8 @@ class _Call:
     item_id: str
     response_id: str
     arguments_done: bool = False
+    # Arguments of a call whose response the user talked over, until it ends.
+    held_arguments: str | None = None
 
 
 @dataclass(slots=True)
@@ -110,6 +112,7 @@ class FunctionCallTracker:
         name: str | None = None,
         item_id: str | None = None,
         response_id: str | None = None,
+        hold: bool = False,
     ) -> PendingCall | None:
         """Record that a call's arguments are complete.
 
@@ -120,21 +123,52 @@ class FunctionCallTracker:
                 call whose ``output_item.added`` was missed.
             item_id: Id of the ``function_call`` item.
             response_id: Response the call belongs to.
+            hold: The user talked over the response: the call waits for
+                :meth:`release_held` (if the server cancels the response, its
+                arguments may be cut short, and the call must not run).
 
         Returns:
-            The call to run, or None if the call is unknown or was already handed out
-            (a duplicate ``done`` must not run the function twice).
+            The call to run, or None if the call is unknown, held, or was already
+            handed out (a duplicate ``done`` must not run the function twice).
         """
         if call_id not in self._calls and name and item_id and response_id:
             self.on_call_added(call_id, name, item_id, response_id)
         call = self._calls.get(call_id)
         if call is None or call.arguments_done:
             return None
+        if hold:
+            call.held_arguments = arguments
+            return None
         call.arguments_done = True
         parsed, error = parse_arguments(arguments)
         return PendingCall(
             call_id, call.name, call.item_id, call.response_id, parsed, arguments, error
         )
+
+    def release_held(self, response_id: str, *, completed: bool) -> list[PendingCall]:
+        """A response ended: its held calls run if it completed after all.
+
+        Call before :meth:`on_response_done`, which drops the calls still unfinished:
+        the held calls of a response that did not complete.
+
+        Args:
+            response_id: The finished response.
+            completed: Its status is ``completed`` (the interruption only raced it).
+
+        Returns:
+            The calls to run now.
+        """
+        released = []
+        for call_id, call in list(self._calls.items()):
+            arguments = call.held_arguments
+            if call.response_id != response_id or arguments is None:
+                continue
+            call.held_arguments = None
+            if completed:
+                pending = self.on_arguments_done(call_id, arguments)
+                if pending is not None:
+                    released.append(pending)
+        return released
 
     def on_response_done(self, response_id: str) -> bool:
         """Mark the set of calls of a response as final.

@@ -39,6 +39,7 @@ from pipecat_realtime_openai.core.actions import (
     UserTranscript,
 )
 from pipecat_realtime_openai.core.errors import classify_error
+from pipecat_realtime_openai.core.function_calls import PendingCall
 from pipecat_realtime_openai.core.out_of_band import EVENT_PREFIX as OUT_OF_BAND_PREFIX
 from pipecat_realtime_openai.core.phase import Phase
 from pipecat_realtime_openai.core.reconnect import ReconnectInfo
@@ -345,28 +346,21 @@ class ServerEventInputs(SessionBase):
     def _on_arguments_done(
         self, event: ev.ResponseFunctionCallArgumentsDone, now: float, out: list[Action]
     ) -> None:
-        if self._responses.lifecycle.interrupted(event.response_id):
-            # The user talked over the response: if the server cancels it, the
-            # arguments may be cut short, and the call must not run (nor be answered:
-            # the user's turn brings the answer). The call waits for response.done;
-            # a response that completes after all (the interruption only raced with
-            # it) runs it then.
-            self._interrupted_calls.setdefault(event.response_id, []).append(event)
-            return
-        self._finish_arguments(event, out)
-
-    def _finish_arguments(
-        self, event: ev.ResponseFunctionCallArgumentsDone, out: list[Action]
-    ) -> None:
+        # A call of a response the user talked over waits for its response.done: a
+        # cancelled one's arguments may be cut short, and the user's turn brings the
+        # answer; one that completes after all (the interruption only raced it) runs.
         pending = self._calls.on_arguments_done(
             event.call_id,
             event.arguments,
             name=event.name,
             item_id=event.item_id,
             response_id=event.response_id,
+            hold=self._responses.lifecycle.interrupted(event.response_id),
         )
-        if pending is None:
-            return
+        if pending is not None:
+            self._run_call(pending, out)
+
+    def _run_call(self, pending: PendingCall, out: list[Action]) -> None:
         self._conversation.mirror.on_function_call_arguments(
             pending.item_id, pending.call_id, pending.name, pending.raw_arguments
         )
@@ -408,12 +402,9 @@ class ServerEventInputs(SessionBase):
             logger.warning(f"{self._name}: response {response_id} ended early: {reason}{hint}")
         for item in response.output or []:
             out.append(Notify("on_conversation_item_updated", (item.id, item)))
-        held = self._interrupted_calls.pop(response_id, [])
-        if response.status == "completed":
-            for call in held:
-                self._finish_arguments(call, out)
-        elif held:
-            logger.debug(f"{self._name}: {len(held)} function call(s) of a cut-off reply dropped")
+        completed = response.status == "completed"
+        for pending in self._calls.release_held(response_id, completed=completed):
+            self._run_call(pending, out)
         if self._calls.on_response_done(response_id):
             self._request_response(out)
         self._send_out_of_band(out)

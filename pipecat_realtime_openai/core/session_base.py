@@ -210,8 +210,6 @@ class SessionBase:
         self._replies: dict[str, list[str]] = {}
         # The conversation.
         self._calls = FunctionCallTracker()
-        # Function calls of a response the user talked over, until its response.done.
-        self._interrupted_calls: dict[str, list[Any]] = {}
         self._conversation = ServerConversation(self._next_event_id, name)
         self._packed_seed = context_seed == "packed"
         self._tool_messages: ToolMessages = (
@@ -347,8 +345,7 @@ class SessionBase:
         if conversation.sync.needs_seed:
             out.append(ConversationSeeded())
             out.extend(Send(event) for event in conversation.seed(packed=self._packed_seed))
-            out.extend(Send(event) for event in conversation.flush(self._phase.phase.configured))
-            self._update_session(out)
+        # What waited for the seed (or a restore) follows it.
         out.extend(Send(event) for event in conversation.flush(self._phase.phase.configured))
 
     def _send_out_of_band(self, out: list[Action]) -> None:
@@ -515,7 +512,6 @@ class SessionBase:
         self._server_speech = False
         self._turn_audio.reset()
         self._replies.clear()
-        self._interrupted_calls.clear()
         for item_id in sorted(self._retrievals):
             out.append(RetrievalFailed(item_id, "the Realtime connection closed"))
         self._retrievals.clear()
