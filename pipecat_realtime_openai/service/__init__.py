@@ -1,8 +1,13 @@
 """The Pipecat side: frames in -> core inputs; core actions -> socket sends and frames.
 
-* :mod:`~pipecat_realtime_openai.service.llm`: ``OpenAIRealtimeLLMService``, the
-  translator (frames, settings and server events in);
-* :mod:`~pipecat_realtime_openai.service.executor`: the executor (actions out);
+* :mod:`~pipecat_realtime_openai.service.llm`: ``OpenAIRealtimeLLMService``, the public
+  face (constructor, public methods, lifecycle);
+* :mod:`~pipecat_realtime_openai.service.translator`: frames and settings in -> core
+  inputs (with the input audio hot path);
+* :mod:`~pipecat_realtime_openai.service.executor`: core actions out, and received
+  events in (with the output audio hot path);
+* :mod:`~pipecat_realtime_openai.service.application`: which ``LLMContext`` is the
+  application's, and what the core is told of it;
 * :mod:`~pipecat_realtime_openai.service.supervisor`: the connection loop;
 * :mod:`~pipecat_realtime_openai.service.wire`: sending on the current connection;
 * :mod:`~pipecat_realtime_openai.service.context`: ``LLMContext`` in the core's terms;

@@ -50,6 +50,7 @@ from pipecat_realtime_openai.core.session import RealtimeSession
 from pipecat_realtime_openai.protocol.client_events import ClientEvent
 from pipecat_realtime_openai.protocol.fast import AudioDelta, DeltaRun, TextDelta, TranscriptDelta
 from pipecat_realtime_openai.protocol.items import ConversationItem
+from pipecat_realtime_openai.service.application import ApplicationContext
 from pipecat_realtime_openai.service.context import language_of, token_usage
 from pipecat_realtime_openai.service.wire import Wire
 
@@ -63,17 +64,17 @@ class MissingActionHandler(TypeError):
 class ActionExecutor(LLMService[OpenAIRealtimeLLMAdapter]):
     """Carries out the core's actions on the socket and in the pipeline.
 
-    Subclasses set ``_core`` and ``_wire`` before any action runs, and keep
-    ``_latest_context`` (the last ``LLMContext`` seen) current.
+    Subclasses set ``_core``, ``_wire`` and ``_app`` (which knows the application's
+    ``LLMContext``) before any action runs.
     """
 
     _core: RealtimeSession
     _wire: Wire
+    _app: ApplicationContext
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.user_id = ""
-        self._latest_context: LLMContext | None = None
         self._retrieval_waiters: dict[str, list[asyncio.Future[ConversationItem]]] = {}
         self._out_of_band_waiters: dict[str, asyncio.Future[str]] = {}
         self._action_handlers: dict[type, ActionHandler] = {
@@ -216,7 +217,7 @@ class ActionExecutor(LLMService[OpenAIRealtimeLLMAdapter]):
             function_name=action.name,
             tool_call_id=action.call_id,
             arguments=action.arguments,
-            context=self._latest_context,
+            context=self._app.context,
         )
         await self.run_function_calls([call])
 
@@ -234,8 +235,8 @@ class ActionExecutor(LLMService[OpenAIRealtimeLLMAdapter]):
         await self.push_error_frame(frame, force_treat_as_permanent=True)
 
     async def _on_conversation_seeded(self, action: act.ConversationSeeded) -> None:
-        if self._latest_context is not None:
-            self._log_llm_conversation_setup(self._latest_context)
+        if self._app.context is not None:
+            self._log_llm_conversation_setup(self._app.context)
 
     async def _on_item_retrieved(self, action: act.ItemRetrieved) -> None:
         for future in self._retrieval_waiters.pop(action.item_id, []):
@@ -303,7 +304,7 @@ class ActionExecutor(LLMService[OpenAIRealtimeLLMAdapter]):
             await self.push_frame(LLMTextFrame(text))
 
     async def _on_repair_context(self, action: act.RepairContext) -> None:
-        context = self._latest_context
+        context = self._app.context
         if context is None:
             return
         messages: list[Any] = list(context.get_messages())
@@ -333,4 +334,4 @@ class ActionExecutor(LLMService[OpenAIRealtimeLLMAdapter]):
     @property
     def _context(self) -> LLMContext | None:
         # Read by Pipecat's tracing decorators.
-        return self._latest_context
+        return self._app.context

@@ -2,12 +2,14 @@
 
 A drop-in replacement for Pipecat's built-in
 ``pipecat.services.openai.realtime.llm.OpenAIRealtimeLLMService`` (same constructor,
-settings, public methods and event handlers). It is a translator: frames and
-settings in become inputs of the core
-(:class:`~pipecat_realtime_openai.core.session.RealtimeSession`), which decides
-everything; what the core asks for is carried out by
-:class:`~pipecat_realtime_openai.service.executor.ActionExecutor`; the connection
-loop is :class:`~pipecat_realtime_openai.service.supervisor.ConnectionSupervisor`.
+settings, public methods and event handlers). This module is its public face: the
+constructor, the public methods and the pipeline lifecycle. The core
+(:class:`~pipecat_realtime_openai.core.session.RealtimeSession`) decides everything;
+frames and settings reach it through
+:class:`~pipecat_realtime_openai.service.translator.FrameTranslator`, its actions are
+carried out by :class:`~pipecat_realtime_openai.service.executor.ActionExecutor`, and
+the connection loop is
+:class:`~pipecat_realtime_openai.service.supervisor.ConnectionSupervisor`.
 """
 
 from __future__ import annotations
@@ -15,55 +17,34 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-import time
 from collections.abc import Mapping
 from typing import Any, cast, get_args
 
 from loguru import logger
-from pipecat.adapters.llm.schemas.tools_schema import ToolsSchema
 from pipecat.adapters.llm.services.open_ai_realtime_adapter import OpenAIRealtimeLLMAdapter
 from pipecat.frames.frames import (
-    BotStartedSpeakingFrame,
-    BotStoppedSpeakingFrame,
     CancelFrame,
     EndFrame,
-    Frame,
-    FunctionCallCancelFrame,
-    FunctionCallResultFrame,
-    InputAudioRawFrame,
-    InputImageRawFrame,
-    InterruptionFrame,
-    LLMContextFrame,
-    LLMMessagesAppendFrame,
-    LLMMessagesUpdateFrame,
     LLMServiceMetadataFrame,
-    LLMSetToolsFrame,
-    SpeechControlParamsFrame,
     StartFrame,
-    UserStartedSpeakingFrame,
-    UserStoppedSpeakingFrame,
 )
 from pipecat.processors.aggregators.llm_context import LLMContext
-from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.turns.user_turn_strategies import ExternalUserTurnStrategies
-from pipecat.utils.types import assert_given
 
-from pipecat_realtime_openai.core.items import encode_result
 from pipecat_realtime_openai.core.reconnect import ReconnectOptions
 from pipecat_realtime_openai.core.session import RealtimeSession
 from pipecat_realtime_openai.core.session_base import ContextSeed
 from pipecat_realtime_openai.protocol.client_events import ClientEvent
 from pipecat_realtime_openai.protocol.items import ConversationItem
-from pipecat_realtime_openai.protocol.session import ImageDetail, SessionProperties
+from pipecat_realtime_openai.protocol.session import ImageDetail
+from pipecat_realtime_openai.service.application import ApplicationContext
 from pipecat_realtime_openai.service.context import (
     PipecatToolMessages,
     context_messages,
-    snapshot,
-    wanted_session,
 )
-from pipecat_realtime_openai.service.executor import ActionExecutor
-from pipecat_realtime_openai.service.input import PauseFlusher, to_data_uri
+from pipecat_realtime_openai.service.input import PauseFlusher
 from pipecat_realtime_openai.service.supervisor import ConnectionSupervisor
+from pipecat_realtime_openai.service.translator import FrameTranslator
 from pipecat_realtime_openai.service.wire import Wire
 from pipecat_realtime_openai.settings import (
     OpenAIRealtimeLLMSettings,
@@ -74,7 +55,7 @@ DEFAULT_BASE_URL = "wss://api.openai.com/v1/realtime"
 """OpenAI's Realtime WebSocket endpoint; the model is added as ``?model=``."""
 
 
-class OpenAIRealtimeLLMService(ActionExecutor):
+class OpenAIRealtimeLLMService(FrameTranslator):
     """OpenAI Realtime (GA) speech-to-speech service for Pipecat pipelines.
 
     Audio, images and context go in; audio, transcripts, text, function calls and
@@ -178,9 +159,9 @@ class OpenAIRealtimeLLMService(ActionExecutor):
         self.api_key = api_key
         self._base_url = base_url
         self.user_id = user_id
-        props = self._settings_session()
+        self._app = ApplicationContext(self.get_llm_adapter(), lambda: self._settings)
         self._core = RealtimeSession(
-            wanted_session(self.get_llm_adapter(), props, self._system_instruction()),
+            self._app.initial_session(),
             model=str(self._settings.model),
             name=str(self),
             reconnect=reconnect if reconnect is not None else ReconnectOptions(),
@@ -210,10 +191,8 @@ class OpenAIRealtimeLLMService(ActionExecutor):
         )
         self._pause = PauseFlusher(self._flush_input, audio_flush_after_ms)
         self._out_of_band_numbers = itertools.count(1)
-        # Tools set by LLMSetToolsFrame before any context frame arrived.
-        self._tools_context: LLMContext | None = None
         # A subclass that overrides push_frame sees input audio pass through it.
-        self._push_audio_directly = type(self).push_frame is OpenAIRealtimeLLMService.push_frame
+        self._push_audio_directly = type(self).push_frame is FrameTranslator.push_frame
         self._register_event_handler("on_conversation_item_created")
         self._register_event_handler("on_conversation_item_updated")
         self._register_event_handler("on_reconnecting")
@@ -445,190 +424,3 @@ class OpenAIRealtimeLLMService(ActionExecutor):
 
     async def _report_send_error(self, message: str, exc: Exception) -> None:
         await self.push_error(message, exception=exc)
-
-    # -- settings ------------------------------------------------------------------------
-
-    def _settings_session(self) -> SessionProperties:
-        return assert_given(self._settings.session_properties)
-
-    def _system_instruction(self) -> str | None:
-        instruction = self._settings.system_instruction
-        return instruction if isinstance(instruction, str) and instruction else None
-
-    def _service_tools(self) -> ToolsSchema | list[Any] | None:
-        return self._settings_session().tools
-
-    # Pipecat hands this service its own settings type (``Settings``), so the narrower
-    # annotation holds at run time; the base classes name theirs.
-    async def _update_settings(  # type: ignore[override]
-        self, delta: OpenAIRealtimeLLMSettings
-    ) -> dict[str, Any]:
-        """Apply a settings delta and send a ``session.update`` with only what changed."""
-        changed = await super()._update_settings(delta)
-        if "model" in changed:
-            logger.warning(
-                f"{self}: the model is fixed by the connection URL; "
-                f"{self._settings.model!r} applies from the next connection "
-                "(e.g. after reset_conversation())."
-            )
-        if changed.keys() & {"session_properties", "system_instruction"}:
-            await self._session_changed()
-        handled = {
-            "model",
-            "session_properties",
-            "system_instruction",
-            "filter_incomplete_user_turns",
-            "user_turn_completion_config",
-        }
-        self._warn_unhandled_updated_settings(changed.keys() - handled)
-        return changed
-
-    async def _session_changed(self) -> None:
-        """The settings, the tools or the context changed: tell the core what is wanted."""
-        props = self._settings_session()
-        instruction = self._system_instruction()
-        context = self._latest_context or self._tools_context
-        if context is None:
-            wanted = wanted_session(self.get_llm_adapter(), props, instruction)
-        else:
-            _, wanted = await snapshot(self.get_llm_adapter(), context, props, instruction)
-        await self._execute(self._core.session_wanted(wanted, str(self._settings.model)))
-
-    # -- frames in --------------------------------------------------------------------------
-
-    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
-        """Route each incoming frame to the core, then pass it on.
-
-        Args:
-            frame: The frame.
-            direction: Its direction.
-        """
-        if isinstance(frame, InputAudioRawFrame):
-            # The hot path: 50 frames a second per call. LLMService and AIService do
-            # nothing with input audio (a system frame, which the speculation gate
-            # passes straight on), so their dispatch layers are skipped;
-            # FrameProcessor's own bookkeeping (observers) still runs on the way in
-            # and out.
-            await FrameProcessor.process_frame(self, frame, direction)
-            wire = self._wire
-            async with wire.audio_lock:
-                for text in self._push_user_audio(
-                    frame.audio, frame.sample_rate, frame.num_channels
-                ):
-                    await wire.send_text(text)
-            self._pause.on_frame()
-            if self._push_audio_directly:
-                await FrameProcessor.push_frame(self, frame, direction)
-            else:
-                await self.push_frame(frame, direction)
-            return
-        await super().process_frame(frame, direction)
-        core = self._core
-        if isinstance(frame, LLMContextFrame):
-            await self._on_context(frame.context, direction)
-        elif isinstance(frame, InputImageRawFrame):
-            if core.video_frame_due(time.monotonic()):
-                # JPEG encoding takes milliseconds: keep it off the event loop.
-                uri = await asyncio.to_thread(to_data_uri, frame.image, frame.size, frame.format)
-                await self._execute(core.user_image(uri))
-        elif isinstance(frame, InterruptionFrame):
-            await self._execute(core.interruption(time.monotonic()))
-        elif isinstance(frame, UserStartedSpeakingFrame):
-            core.user_started_speaking()
-        elif isinstance(frame, UserStoppedSpeakingFrame):
-            await self._execute(core.user_stopped_speaking())
-        elif isinstance(frame, BotStartedSpeakingFrame):
-            core.bot_started_speaking(time.monotonic())
-        elif isinstance(frame, BotStoppedSpeakingFrame):
-            core.bot_stopped_speaking(time.monotonic())
-        elif isinstance(frame, SpeechControlParamsFrame):
-            if frame.vad_params is not None:
-                core.set_vad_start_secs(frame.vad_params.start_secs)
-        elif isinstance(frame, LLMMessagesAppendFrame):
-            messages = context_messages(frame.messages)
-            await self._execute(core.messages_appended(messages, bool(frame.run_llm)))
-        elif isinstance(frame, LLMSetToolsFrame):
-            await self._on_set_tools(frame)
-        elif isinstance(frame, LLMMessagesUpdateFrame):
-            await self._on_messages_update(frame, direction)
-        await self.push_frame(frame, direction)
-
-    async def _flush_input(self) -> None:
-        await self._wire.send_input_audio(self._core.input_paused)
-
-    async def _on_messages_update(
-        self, frame: LLMMessagesUpdateFrame, direction: FrameDirection
-    ) -> None:
-        # Without a user aggregator upstream the service keeps the context itself: the
-        # messages replace it, and the server conversation follows.
-        context = self._latest_context
-        if context is None:
-            context = LLMContext(messages=list(frame.messages))
-        else:
-            context.set_messages(list(frame.messages))
-        await self._on_context(context, direction, run_llm=bool(frame.run_llm))
-
-    async def _on_context(
-        self, context: LLMContext, direction: FrameDirection, *, run_llm: bool | None = None
-    ) -> None:
-        self._latest_context = context
-        props = self._settings_session()
-        instruction = self._system_instruction()
-        found, wanted = await snapshot(self.get_llm_adapter(), context, props, instruction)
-        core = self._core
-        await self._execute(core.session_wanted(wanted, str(self._settings.model)))
-        downstream = direction == FrameDirection.DOWNSTREAM
-        await self._execute(core.context_changed(found, downstream=downstream, run_llm=run_llm))
-
-    async def _on_set_tools(self, frame: LLMSetToolsFrame) -> None:
-        # Tools set by frames are the context's tools, as Pipecat's aggregator sets
-        # them: before the pipeline's context arrives they wait in a context of the
-        # service's own, and the service's configured tools stay its fallback.
-        context = self._latest_context
-        if context is None:
-            if self._tools_context is None:
-                self._tools_context = LLMContext()
-            context = self._tools_context
-        context.set_tools(frame.tools)
-        # A realtime session gets no context frame per turn, so handlers sync here:
-        # handlers of tools no longer advertised go.
-        self._sync_registered_tool_handlers(frame.tools)
-        await self._session_changed()
-
-    async def push_frame(
-        self, frame: Frame, direction: FrameDirection = FrameDirection.DOWNSTREAM
-    ) -> None:
-        """Push a frame, sending function call outcomes to the server on the way out.
-
-        ``LLMService`` broadcasts results and cancellations; the downstream copy is
-        where they are delivered, once each.
-
-        Args:
-            frame: The frame.
-            direction: Its direction.
-        """
-        if direction == FrameDirection.DOWNSTREAM:
-            if isinstance(frame, FunctionCallResultFrame):
-                await self._on_function_call_result(frame)
-            elif isinstance(frame, FunctionCallCancelFrame):
-                await self._execute(
-                    self._core.function_cancelled(frame.tool_call_id, run_llm=bool(frame.run_llm))
-                )
-        await super().push_frame(frame, direction)
-
-    async def _on_function_call_result(self, frame: FunctionCallResultFrame) -> None:
-        properties = frame.properties
-        final = properties.is_final if properties else True
-        # Pipecat's convention (its aggregators and other LLM services): an empty
-        # result (None, {}, "") never runs the model, so an "end the call" tool does
-        # not make the bot speak again; otherwise the result's run_llm decides.
-        if not frame.result:
-            run_llm = False
-        elif properties is not None and properties.run_llm is not None:
-            run_llm = properties.run_llm
-        else:
-            run_llm = frame.run_llm is not False
-        output = encode_result(frame.result)
-        await self._execute(
-            self._core.function_result(frame.tool_call_id, output, final=final, run_llm=run_llm)
-        )
