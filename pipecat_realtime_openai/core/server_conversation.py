@@ -158,12 +158,14 @@ class ServerConversation:
 
     # -- the server's answers ---------------------------------------------------------
 
-    def on_item_added(self, item_id: str | None) -> None:
-        """The server holds an item: a create of it is confirmed."""
-        self._acknowledge("create", item_id)
+    def on_item_added(self, item: ConversationItem, previous_item_id: str | None) -> None:
+        """``conversation.item.added``: the mirror holds it; a create of it is confirmed."""
+        self.mirror.on_item_added(item, previous_item_id)
+        self._acknowledge("create", item.id)
 
     def on_item_deleted(self, item_id: str) -> None:
-        """The server deleted an item: a delete of it is confirmed."""
+        """``conversation.item.deleted``: the item is gone; a delete of it is confirmed."""
+        self.mirror.on_item_deleted(item_id)
         self._acknowledge("delete", item_id)
         self.sync.forget_item(item_id)
 

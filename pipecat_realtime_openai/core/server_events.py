@@ -292,8 +292,7 @@ class ServerEventInputs(SessionBase):
 
     def _on_item_added(self, event: Any, now: float, out: list[Action]) -> None:
         conversation = self._conversation
-        conversation.mirror.on_item_added(event.item, event.previous_item_id)
-        conversation.on_item_added(event.item.id)
+        conversation.on_item_added(event.item, event.previous_item_id)
         if not conversation.is_restored_echo(event.item.id):
             out.append(Notify("on_conversation_item_created", (event.item.id, event.item)))
 
@@ -306,7 +305,6 @@ class ServerEventInputs(SessionBase):
     def _on_item_deleted(
         self, event: ev.ConversationItemDeleted, now: float, out: list[Action]
     ) -> None:
-        self._conversation.mirror.on_item_deleted(event.item_id)
         self._conversation.on_item_deleted(event.item_id)
 
     def _on_item_truncated(
