@@ -276,7 +276,10 @@ class SessionBase:
 
     def _effective(self) -> SessionProperties:
         """The session configuration the server works with (see ``SessionConfigState``)."""
-        return self._config.effective(self._configured_session())
+        # Once something was sent, the merged view of it: the wanted session need not
+        # be validated again after each change of it.
+        sent = self._config.sent_session()
+        return sent if sent is not None else self._configured_session()
 
     def _update_session(self, out: list[Action], *, configure: bool = False) -> None:
         """Send what the server lacks of the wanted configuration.

@@ -307,8 +307,13 @@ class SessionConfigState:
         Returns:
             The merged configuration as sent, or ``configured`` before any update.
         """
+        sent = self.sent_session()
+        return sent if sent is not None else configured
+
+    def sent_session(self) -> SessionProperties | None:
+        """The session as the server was told it (merged), or None before the first update."""
         if self._sent is None:
-            return configured
+            return None
         if self._effective is None:
             self._effective = SessionProperties.model_validate(self._sent, context=WIRE_CONTEXT)
         return self._effective
