@@ -31,15 +31,19 @@ class ApplicationContext:
     Args:
         adapter: The service's LLM adapter.
         settings: Returns the service's current settings.
+        packed: The first context is seeded as one packed item (``context_seed``).
     """
 
     def __init__(
         self,
         adapter: OpenAIRealtimeLLMAdapter,
         settings: Callable[[], OpenAIRealtimeLLMSettings],
+        *,
+        packed: bool = False,
     ) -> None:
         self._adapter = adapter
         self._settings = settings
+        self._packed = packed
         self._context: LLMContext | None = None
         # Tools set by LLMSetToolsFrame before any context frame arrived.
         self._tools_context: LLMContext | None = None
@@ -80,7 +84,11 @@ class ApplicationContext:
         """
         self._context = context
         return await snapshot(
-            self._adapter, context, self.session_properties(), self._instruction()
+            self._adapter,
+            context,
+            self.session_properties(),
+            self._instruction(),
+            packed=self._packed,
         )
 
     def replace_messages(self, messages: Sequence[Any]) -> LLMContext:

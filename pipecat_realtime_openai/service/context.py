@@ -99,22 +99,31 @@ async def snapshot(
     context: LLMContext,
     props: SessionProperties,
     system_instruction: str | None,
+    *,
+    packed: bool = False,
 ) -> tuple[ContextSnapshot, dict[str, Any]]:
     """Describe a context for the core: its snapshot, and the session it implies.
 
-    One adapter call gives both: the seed items, and the instructions and tools the
-    context carries (its own tools win over the service's, as in Pipecat).
+    Pipecat's adapter gives the instructions and tools the context carries (its own
+    tools win over the service's) and, for the ``packed`` seed, the one history item.
 
     Args:
         adapter: The service's LLM adapter.
         context: The context.
         props: The session properties of the service's settings.
         system_instruction: The service's system instruction, if any.
+        packed: Include the packed history item (``context_seed="packed"``). Without
+            it the adapter reads only what decides the session (the leading message,
+            which may be the system message, and the tools), not the whole history
+            it would pack and discard on every context frame.
     """
+    source = context
+    if not packed:
+        source = LLMContext(messages=context.get_messages()[:1], tools=context.tools)
     params = await adapter.get_llm_invocation_params(
-        context, system_instruction=system_instruction, service_tools=props.tools
+        source, system_instruction=system_instruction, service_tools=props.tools
     )
-    seed = tuple(to_protocol_item(item) for item in params["messages"])
+    seed = tuple(to_protocol_item(item) for item in params["messages"]) if packed else ()
     found = ContextSnapshot(messages=context_messages(context.get_messages()), seed=seed)
     tools: Any = params["tools"]
     return found, _session(props, params["system_instruction"], tools)

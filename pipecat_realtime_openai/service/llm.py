@@ -159,7 +159,9 @@ class OpenAIRealtimeLLMService(FrameTranslator):
         self.api_key = api_key
         self._base_url = base_url
         self.user_id = user_id
-        self._app = ApplicationContext(self.get_llm_adapter(), lambda: self._settings)
+        self._app = ApplicationContext(
+            self.get_llm_adapter(), lambda: self._settings, packed=context_seed == "packed"
+        )
         self._core = RealtimeSession(
             self._app.initial_session(),
             model=str(self._settings.model),

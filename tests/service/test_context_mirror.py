@@ -176,3 +176,20 @@ async def test_appends_deletes_edits_and_replacements_reach_the_server(simulator
     errors = [e for e in conn.server_events if e["type"] == "error"]
     assert errors == [], "every change was accepted"
     assert conn.client_event_types.count("response.create") == 0, "run_llm=False asks nothing"
+
+
+async def test_the_packed_seed_sends_the_history_as_one_message(simulator, harnesses):
+    service = make_service(simulator, context_seed="packed")
+    harness = harnesses(service)
+    await harness.start()
+    conn = await simulator.wait_for_connection()
+    await conn.wait_for_server_event("session.updated")
+    context = LLMContext(messages=history(3))
+    await harness.send(LLMContextFrame(context=context))
+    await harness.down.wait_for(LLMFullResponseEndFrame)
+    await harness.stop()
+    first, reply = conn.items[0], conn.items[-1]
+    assert len(conn.items) == 2 and reply["role"] == "assistant"
+    packed = first["content"][0]["text"]
+    assert first["role"] == "user" and "Question 0" in packed and "Answer 2" in packed
+    assert conn.session["instructions"] == "You are a tester."
