@@ -211,10 +211,6 @@ class ConversationSync:
         """Whether there is a context and this connection's conversation lacks it."""
         return self._context is not None and not self._seeded
 
-    def item_ids_of(self, index: int) -> tuple[str, ...]:
-        """The server items that stand for the message at ``index`` of the last context."""
-        return tuple(self._entries[index].item_ids) if 0 <= index < len(self._entries) else ()
-
     def set_context(self, context: ContextSnapshot) -> bool:
         """Remember the latest context (its changes are taken by :meth:`changes`).
 
