@@ -143,6 +143,7 @@ def build_worker(
     runner_args: RunnerArguments,
     api_key: str,
     base_url: str | None = None,
+    llm: OpenAIRealtimeLLMService | None = None,
 ) -> PipelineWorker:
     """Assemble the bot's pipeline and the worker that runs it (nothing connects yet).
 
@@ -151,11 +152,14 @@ def build_worker(
         runner_args: The runner's session arguments.
         api_key: OpenAI API key.
         base_url: Realtime endpoint; None for OpenAI's.
+        llm: Another realtime service to use (the provider examples pass theirs);
+            None builds the OpenAI one.
 
     Returns:
         The worker, with the transport's connect/disconnect handlers attached.
     """
-    llm = build_service(api_key, base_url)
+    if llm is None:
+        llm = build_service(api_key, base_url)
     context = LLMContext(
         [{"role": "developer", "content": "Greet the user and offer to check the weather."}],
         ToolsSchema(standard_tools=[WEATHER_FUNCTION]),

@@ -16,12 +16,30 @@ from pipecat_realtime_openai import events
 from pipecat_realtime_openai.core.reconnect import ReconnectInfo, ReconnectOptions
 
 if TYPE_CHECKING:
-    from pipecat_realtime_openai.service import OpenAIRealtimeLLMService
+    from pipecat_realtime_openai.service import (
+        AzureRealtimeLLMService,
+        AzureRealtimeLLMSettings,
+        GrokRealtimeLLMService,
+        GrokRealtimeLLMSettings,
+        OpenAIRealtimeLLMService,
+    )
     from pipecat_realtime_openai.settings import OpenAIRealtimeLLMSettings
 
 __version__ = "0.1.0"
 
+_SERVICE_NAMES = (
+    "AzureRealtimeLLMService",
+    "AzureRealtimeLLMSettings",
+    "GrokRealtimeLLMService",
+    "GrokRealtimeLLMSettings",
+    "OpenAIRealtimeLLMService",
+)
+
 __all__ = [
+    "AzureRealtimeLLMService",
+    "AzureRealtimeLLMSettings",
+    "GrokRealtimeLLMService",
+    "GrokRealtimeLLMSettings",
     "OpenAIRealtimeLLMService",
     "OpenAIRealtimeLLMSettings",
     "ReconnectInfo",
@@ -32,10 +50,10 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    if name == "OpenAIRealtimeLLMService":
-        from pipecat_realtime_openai.service import OpenAIRealtimeLLMService
+    if name in _SERVICE_NAMES:
+        from pipecat_realtime_openai import service
 
-        return OpenAIRealtimeLLMService
+        return getattr(service, name)
     if name == "OpenAIRealtimeLLMSettings":
         from pipecat_realtime_openai.settings import OpenAIRealtimeLLMSettings
 

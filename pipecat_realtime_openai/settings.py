@@ -100,7 +100,21 @@ class OpenAIRealtimeLLMSettings(LLMSettings):
 
     def __post_init__(self) -> None:
         if is_given(self.session_properties) and self.session_properties is not None:
-            self.session_properties = to_session_properties(self.session_properties)
+            self.session_properties = self.to_session(self.session_properties)
+
+    @classmethod
+    def to_session(cls, value: Any) -> SessionProperties:
+        """Convert a session description given to these settings (see ``to_session_properties``).
+
+        Provider settings override it to read their provider's own session shape.
+
+        Args:
+            value: The session description.
+
+        Returns:
+            This package's session model.
+        """
+        return to_session_properties(value)
 
     @classmethod
     def defaults(cls) -> OpenAIRealtimeLLMSettings:
@@ -152,7 +166,7 @@ class OpenAIRealtimeLLMSettings(LLMSettings):
         """
         session = getattr(delta, "session_properties", NOT_GIVEN)
         if is_given(session) and session is not None and isinstance(delta, type(self)):
-            delta.session_properties = to_session_properties(session)
+            delta.session_properties = self.to_session(session)
         # The base merges field by field and skips fields a plain LLMSettings lacks.
         changed = super().apply_update(cast(OpenAIRealtimeLLMSettings, delta))
 
@@ -200,14 +214,17 @@ class OpenAIRealtimeLLMSettings(LLMSettings):
             else:
                 extra[key] = value
         if session:
-            top["session_properties"] = to_session_properties(session)
+            top["session_properties"] = cls.to_session(session)
         delta = cls(**top)
         delta.extra = extra
         return delta
 
 
 def initial_settings(
-    model: str | None, session_properties: Any | None, settings: OpenAIRealtimeLLMSettings | None
+    model: str | None,
+    session_properties: Any | None,
+    settings: OpenAIRealtimeLLMSettings | None,
+    settings_class: type[OpenAIRealtimeLLMSettings] = OpenAIRealtimeLLMSettings,
 ) -> tuple[OpenAIRealtimeLLMSettings, list[str]]:
     """Build the service's complete settings from its constructor arguments.
 
@@ -217,18 +234,19 @@ def initial_settings(
             shape :func:`to_session_properties` accepts); its model and instructions
             are pulled up to the top level.
         settings: The ``settings`` delta, applied last.
+        settings_class: The service's settings class (its defaults and session reader).
 
     Returns:
         The settings, and the names of the deprecated arguments that were given.
     """
-    store = OpenAIRealtimeLLMSettings.defaults()
+    store = settings_class.defaults()
     deprecated = []
     if model is not None:
         deprecated.append("model")
         store.model = model
     if session_properties is not None:
         deprecated.append("session_properties")
-        sp = to_session_properties(session_properties)
+        sp = settings_class.to_session(session_properties)
         store.session_properties = sp
         if model is None and sp.model is not None:
             store.model = sp.model

@@ -315,6 +315,14 @@ class ConversationMirror:
             if item["type"] != "function_call_output" or item["call_id"] in call_ids
         ]
 
+    def unconfirmed_plan(self) -> list[dict[str, Any]]:
+        """Return the client items the server never confirmed, to create again, in order."""
+        return [
+            restored
+            for item in self._unconfirmed.values()
+            if (restored := restorable_item(item)) is not None
+        ]
+
     def clear(self) -> None:
         """Forget the conversation (a new, unrelated session)."""
         self._order.clear()

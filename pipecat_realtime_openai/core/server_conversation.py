@@ -22,6 +22,7 @@ import itertools
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from loguru import logger
 
@@ -75,6 +76,8 @@ class ServerConversation:
         self._pending: dict[str, _Pending] = {}
         # The next connection must rebuild the conversation from the mirror first.
         self._restore_pending = False
+        # What to create again after the server resumed the conversation (xAI).
+        self._resumed_plan: list[dict[str, Any]] | None = None
         # Ids of restored items whose server echo is not news for the application.
         self._restored_ids: set[str] = set()
 
@@ -138,10 +141,23 @@ class ServerConversation:
         """
         if not self._restore_pending:
             return []
-        events = restore_events(self.mirror.restore_plan(max_items))
+        if self._resumed_plan is not None:
+            plan, self._resumed_plan = self._resumed_plan, None
+        else:
+            plan = self.mirror.restore_plan(max_items)
+        events = restore_events(plan)
         self._restored_ids.update(event.item.id for event in events if event.item.id)
         self._restore_pending = False
         return events
+
+    def on_resumed_by_server(self) -> None:
+        """The server kept the lost connection's conversation and replays it (xAI's resumption).
+
+        Only what the server never confirmed is created again; the items the server
+        replays (under ids of its own) make the mirror afresh.
+        """
+        self._resumed_plan = self.mirror.unconfirmed_plan()
+        self.mirror.clear()
 
     def is_restored_echo(self, item_id: str | None, *, done: bool = False) -> bool:
         """Tell whether a server item event only echoes an item the restore recreated.
@@ -203,6 +219,7 @@ class ServerConversation:
         """
         self._restored_ids.clear()
         self._pending.clear()
+        self._resumed_plan = None
         if keep_conversation:
             self.mirror.drop_unfinished()
             self._restore_pending = True

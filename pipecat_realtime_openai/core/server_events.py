@@ -49,6 +49,7 @@ from pipecat_realtime_openai.core.session_config import (
     server_interrupts_replies,
     transcription_language,
 )
+from pipecat_realtime_openai.core.usage import response_usage
 from pipecat_realtime_openai.protocol import server_events as ev
 from pipecat_realtime_openai.protocol.fast import ContentDelta
 from pipecat_realtime_openai.protocol.parse import MalformedEvent, excerpt
@@ -68,6 +69,7 @@ class ServerEventInputs(SessionBase):
         return {
             ev.SessionCreatedEvent: self._on_session_created,
             ev.SessionUpdatedEvent: self._on_session_updated,
+            ev.ConversationCreated: self._on_conversation_created,
             ev.InputAudioBufferSpeechStarted: self._on_speech_started,
             ev.InputAudioBufferSpeechStopped: self._on_speech_stopped,
             ev.InputAudioBufferCommitted: self._on_committed,
@@ -79,6 +81,7 @@ class ServerEventInputs(SessionBase):
             ev.ConversationItemRetrieved: self._on_item_retrieved,
             ev.ConversationItemInputAudioTranscriptionDelta: self._on_transcription_delta,
             ev.ConversationItemInputAudioTranscriptionCompleted: self._on_transcription_done,
+            ev.ConversationItemInputAudioTranscriptionUpdated: self._on_transcription_update,
             ev.ConversationItemInputAudioTranscriptionFailed: self._on_transcription_failed,
             ev.ResponseCreated: self._on_response_created,
             ev.ResponseOutputItemAdded: self._on_output_item_added,
@@ -175,6 +178,23 @@ class ServerEventInputs(SessionBase):
     def _on_session_created(self, event: Any, now: float, out: list[Action]) -> None:
         self._update_session(out, configure=True)
 
+    def _on_conversation_created(
+        self, event: ev.ConversationCreated, now: float, out: list[Action]
+    ) -> None:
+        conversation_id = event.conversation.id
+        resumed = (
+            conversation_id is not None
+            and conversation_id == self.resumable_conversation
+            and self._conversation.restore_pending
+        )
+        self._conversation_id = conversation_id
+        if resumed:
+            logger.info(
+                f"{self._name}: {self._dialect.provider} resumed conversation "
+                f"{conversation_id}; it replays the items, only unconfirmed ones are sent again"
+            )
+            self._conversation.on_resumed_by_server()
+
     def _on_session_updated(self, event: Any, now: float, out: list[Action]) -> None:
         if self._phase.phase is Phase.CONFIGURING:
             self._on_configured(now, out)
@@ -266,12 +286,34 @@ class ServerEventInputs(SessionBase):
             language = transcription_language(self._effective())
             out.append(UserTranscript(event.delta, False, language, event))
 
+    def _on_transcription_update(self, event: Any, now: float, out: list[Action]) -> None:
+        # xAI: each update carries the whole transcript so far, not a delta.
+        transcript = getattr(event, "transcript", None)
+        if isinstance(transcript, str):
+            self._interim_transcript(event.item_id, transcript, event, out)
+
+    def _interim_transcript(
+        self, item_id: str, transcript: str, event: Any, out: list[Action]
+    ) -> None:
+        text = transcript.strip()
+        if not text or self._interim_transcripts.get(item_id) == text:
+            return
+        self._interim_transcripts[item_id] = text
+        language = transcription_language(self._effective())
+        out.append(UserTranscript(text, False, language, event))
+
     def _on_transcription_done(
         self,
         event: ev.ConversationItemInputAudioTranscriptionCompleted,
         now: float,
         out: list[Action],
     ) -> None:
+        if getattr(event, "status", None) == "in_progress":
+            # xAI sends "completed" for each settled stretch of a turn still being
+            # spoken; only the one without in_progress ends the turn's transcript.
+            self._interim_transcript(event.item_id, event.transcript, event, out)
+            return
+        self._interim_transcripts.pop(event.item_id, None)
         out.append(Notify("on_conversation_item_updated", (event.item_id, None)))
         self._conversation.sync.remember_spoken(event.transcript, (event.item_id,))
         self._conversation.mirror.on_input_transcript(
@@ -380,14 +422,16 @@ class ServerEventInputs(SessionBase):
         reply = "".join(self._replies.pop(response_id, []))
         items = [item.id for item in response.output or [] if item.type == "message" and item.id]
         self._conversation.sync.remember_spoken(reply, items)
-        if response.usage is not None:
-            out.append(UsageReport(response.usage))
+        usage = response_usage(event)
+        if usage is not None:
+            out.append(UsageReport(usage))
         out.append(Metrics(MetricsOp.STOP_PROCESSING))
         out.append(ResponseFinished(event))
         closing, due = self._responses.on_done(response_id)
         self._settle(closing, due, out)
+        # Compatible servers send a string here ("unimplemented").
+        details = response.status_details if isinstance(response.status_details, dict) else {}
         if response.status == "failed":
-            details = response.status_details or {}
             error = details.get("error") or {}
             message = error.get("message") if isinstance(error, dict) else None
             text = f"Response {response_id} failed: {message or details}"
@@ -395,7 +439,7 @@ class ServerEventInputs(SessionBase):
         elif response.status == "incomplete":
             # Not an error (the reply is kept as far as it went), but a cut-off reply
             # sounds broken, so say why.
-            reason = (response.status_details or {}).get("reason") or "unknown reason"
+            reason = details.get("reason") or "unknown reason"
             hint = " (raise max_output_tokens)" if reason == "max_output_tokens" else ""
             logger.warning(f"{self._name}: response {response_id} ended early: {reason}{hint}")
         for item in response.output or []:

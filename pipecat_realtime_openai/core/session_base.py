@@ -42,6 +42,7 @@ from pipecat_realtime_openai.core.actions import (
     Send,
     SendInputAudio,
 )
+from pipecat_realtime_openai.core.dialect import OPENAI, Dialect
 from pipecat_realtime_openai.core.errors import (
     ErrorAction,
     ErrorCategoryName,
@@ -86,6 +87,14 @@ from pipecat_realtime_openai.protocol.items import ConversationItem
 from pipecat_realtime_openai.protocol.session import ImageDetail, SessionProperties
 
 ContextSeed = Literal["items", "packed"]
+
+
+def resumption_enabled(session: Mapping[str, Any]) -> bool:
+    """Whether a session wire dict asks the server to keep its conversation (xAI)."""
+    resumption = session.get("resumption")
+    return isinstance(resumption, Mapping) and resumption.get("enabled") is True
+
+
 """How the first context reaches the server (see ``SessionBase``)."""
 
 TURN_AUDIO_KEEP_MS = 60_000
@@ -140,6 +149,7 @@ class SessionBase:
             ``packed``, the whole history in one user message, as Pipecat's adapter
             packs it (for models that lose their audio output after many text items).
         rng: Source of backoff jitter (seed it in tests).
+        dialect: The provider's way of speaking the protocol (OpenAI's by default).
     """
 
     def __init__(
@@ -157,8 +167,10 @@ class SessionBase:
         tool_messages: ToolMessages | None = None,
         context_seed: ContextSeed = "items",
         rng: random.Random | None = None,
+        dialect: Dialect = OPENAI,
     ) -> None:
         self._name = name
+        self._dialect = dialect
         self._phase = PhaseTracker(name)
         self._event_ids = itertools.count(1)
         # The configuration wanted, and what the server was told on this connection.
@@ -200,6 +212,8 @@ class SessionBase:
         """Image detail of video frames."""
         self._server_speech = False
         self._local_speech = False
+        # The latest interim transcript of each user item still being transcribed.
+        self._interim_transcripts: dict[str, str] = {}
         # Assistant output.
         out = output_format(props)
         self._decoder = OutputAudioDecoder(out)
@@ -217,6 +231,8 @@ class SessionBase:
         )
         self._retrievals: set[str] = set()
         self._out_of_band = OutOfBandRequests()
+        # The server's id of the conversation (``conversation.created``), for resumption.
+        self._conversation_id: str | None = None
 
     # -- what the host may read -----------------------------------------------------
 
@@ -224,6 +240,22 @@ class SessionBase:
     def phase(self) -> Phase:
         """Where the session is."""
         return self._phase.phase
+
+    @property
+    def dialect(self) -> Dialect:
+        """The provider's way of speaking the protocol."""
+        return self._dialect
+
+    @property
+    def resumable_conversation(self) -> str | None:
+        """The conversation the next connection asks the server for, if it can resume one.
+
+        Set when the provider keeps conversations across connections (xAI) and the
+        wanted session enables ``resumption``.
+        """
+        if not (self._dialect.resumes_conversation and resumption_enabled(self._desired)):
+            return None
+        return self._conversation_id
 
     @property
     def audio_input_paused(self) -> bool:
@@ -297,7 +329,10 @@ class SessionBase:
         elif not self._config.has_sent:
             return
         plan = self._config.plan(self._desired, self._model)
-        for warning in plan.warnings:
+        warnings = plan.warnings
+        if plan.session is not None:
+            warnings = warnings + self._dialect.session_warnings(plan.session)
+        for warning in warnings:
             logger.warning(f"{self._name}: {warning}")
         if plan.session is None:
             return
@@ -423,6 +458,10 @@ class SessionBase:
         follows; the second run finds nothing left to do.
         """
         for step in self._playback.plan_interruption(now):
+            if isinstance(step, TruncateItem) and not self._dialect.truncates_audio:
+                # The server keeps the reply whole: what the user heard of it cannot
+                # be marked, and deleting it would erase what they did hear.
+                continue
             if isinstance(step, TruncateItem):
                 self._conversation.mirror.on_truncate_sent(
                     step.item_id, step.audio_received_ms, step.audio_end_ms
@@ -446,7 +485,7 @@ class SessionBase:
         self, description: str, rule: ErrorRule, code: str | None, out: list[Action]
     ) -> None:
         """Apply an error rule: log, report, recycle the connection or stop."""
-        text = f"OpenAI Realtime error {description} ({rule.hint})"
+        text = f"{self._dialect.provider} Realtime error {description} ({rule.hint})"
         if rule.action is ErrorAction.IGNORE:
             logger.debug(f"{self._name}: {text}")
         elif rule.action is ErrorAction.RECOVER:
@@ -501,6 +540,7 @@ class SessionBase:
                 pipeline shuts down).
         """
         self._config.reset()
+        self._interim_transcripts.clear()
         self._input.reset(keep_held=keep_conversation)
         if keep_conversation:
             self._calls.reset()

@@ -1,6 +1,7 @@
 """GA Realtime protocol models, parsing and the audio hot-path codec (no Pipecat, no I/O)."""
 
 from pipecat_realtime_openai.protocol.base import WireModel
+from pipecat_realtime_openai.protocol.beta import BETA_EVENT_NAMES
 from pipecat_realtime_openai.protocol.client_events import (
     CLIENT_EVENT_TYPES,
     ClientEvent,
@@ -35,8 +36,11 @@ from pipecat_realtime_openai.protocol.parse import (
     ParsedClientEvent,
     ParsedServerEvent,
     UnknownClientEvent,
+    bent_fields,
+    needed_fields,
     parse_client_event,
     parse_server_event,
+    received_type,
 )
 from pipecat_realtime_openai.protocol.responses import (
     CachedTokensDetails,
@@ -46,6 +50,7 @@ from pipecat_realtime_openai.protocol.responses import (
     ResponseStatus,
     TokenDetails,
     Usage,
+    voice_name,
 )
 from pipecat_realtime_openai.protocol.server_events import (
     SERVER_EVENT_TYPES,
@@ -57,6 +62,7 @@ from pipecat_realtime_openai.protocol.server_events import (
     ConversationItemInputAudioTranscriptionCompleted,
     ConversationItemInputAudioTranscriptionDelta,
     ConversationItemInputAudioTranscriptionFailed,
+    ConversationItemInputAudioTranscriptionUpdated,
     ConversationItemRetrieved,
     ConversationItemTruncated,
     ErrorEvent,
@@ -113,6 +119,7 @@ from pipecat_realtime_openai.protocol.session import (
 )
 
 __all__ = [
+    "BETA_EVENT_NAMES",
     "CLIENT_EVENT_TYPES",
     "DEFAULT_TRANSCRIPTION_MODEL",
     "FAST_DELTA_TYPES",
@@ -137,6 +144,7 @@ __all__ = [
     "ConversationItemInputAudioTranscriptionCompleted",
     "ConversationItemInputAudioTranscriptionDelta",
     "ConversationItemInputAudioTranscriptionFailed",
+    "ConversationItemInputAudioTranscriptionUpdated",
     "ConversationItemRetrieveEvent",
     "ConversationItemRetrieved",
     "ConversationItemTruncateEvent",
@@ -206,8 +214,12 @@ __all__ = [
     "Usage",
     "Voice",
     "WireModel",
+    "bent_fields",
     "encode_append",
+    "needed_fields",
     "new_event_id",
     "parse_client_event",
     "parse_server_event",
+    "received_type",
+    "voice_name",
 ]

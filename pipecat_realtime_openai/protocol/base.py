@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+import copy
+from dataclasses import dataclass
+from typing import Any, TypeAlias
 
 from pydantic import (
     BaseModel,
@@ -19,6 +21,77 @@ Pass it as ``model_validate(data, context=WIRE_CONTEXT)``: a few fields read a J
 ``null`` differently from a ``None`` a caller passes to a constructor (see
 ``AudioInput.turn_detection``).
 """
+
+
+PathKey: TypeAlias = str | int
+"""One step of a path into a decoded event: a dict key or a list index."""
+
+_BENT_KEY = "bent"
+
+
+@dataclass(frozen=True, slots=True)
+class Bent:
+    """What a parse had to set aside to understand an event.
+
+    Attributes:
+        paths: Dotted paths of the fields set aside (``"response.voice"``,
+            ``"response.output.0.content"``), in the order they were; ``"type"`` first
+            when a beta event name was normalised.
+        removed: Each set-aside field's path and its value as received.
+        received_type: The event name as received, when it was normalised.
+    """
+
+    paths: tuple[str, ...]
+    removed: tuple[tuple[tuple[PathKey, ...], Any], ...] = ()
+    received_type: str | None = None
+
+    def put_back(self, data: dict[str, Any]) -> None:
+        """Put the set-aside values back into a serialised event, at their paths.
+
+        Args:
+            data: The event's wire dict, changed in place.
+        """
+        for path, value in self.removed:
+            parent: Any = data
+            try:
+                for key in path[:-1]:
+                    parent = parent[key]
+                # A copy: the caller may change what to_dict returns.
+                parent[path[-1]] = copy.deepcopy(value)
+            except (KeyError, IndexError, TypeError):
+                continue  # the model dropped the container; nothing to put it in
+
+
+def bent_record(model: BaseModel) -> Bent | None:
+    """Return what a parse set aside to build ``model``, or None when nothing was.
+
+    Args:
+        model: A parsed model.
+
+    Returns:
+        The :class:`Bent` record attached by the parser, if any.
+    """
+    private = model.__pydantic_private__
+    if not private:
+        return None
+    record = private.get(_BENT_KEY)
+    return record if isinstance(record, Bent) else None
+
+
+def attach_bent(model: BaseModel, record: Bent) -> None:
+    """Attach a :class:`Bent` record to a parsed model.
+
+    The record lives in the slot pydantic keeps for private attributes. It is not
+    declared as a ``PrivateAttr``: that would make pydantic initialise it for every
+    model it validates, a cost every event would pay for the few that are bent.
+
+    Args:
+        model: The model built from the salvaged data.
+        record: What was set aside.
+    """
+    private = dict(model.__pydantic_private__ or {})
+    private[_BENT_KEY] = record
+    object.__setattr__(model, "__pydantic_private__", private)
 
 
 class WireModel(BaseModel):

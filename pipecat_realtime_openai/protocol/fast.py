@@ -38,10 +38,13 @@ def encode_append(pcm: bytes, event_id: str | None = None) -> str:
 class ContentDelta:
     """A streamed chunk of one content part of a response item."""
 
-    __slots__ = ("_fields_source", "content_index", "delta", "event_id", "item_id",
-                 "output_index", "response_id")  # fmt: skip
+    # ``_patched`` is only ever set by :meth:`from_wire_tolerant`: left unset, it costs
+    # the hot path nothing.
+    __slots__ = ("_fields_source", "_patched", "content_index", "delta", "event_id",
+                 "item_id", "output_index", "response_id")  # fmt: skip
 
     type: ClassVar[str]
+    _patched: tuple[str, ...]
     _KNOWN: ClassVar[frozenset[str]] = frozenset(
         {"type", "event_id", "response_id", "item_id", "output_index", "content_index", "delta"}
     )
@@ -113,11 +116,73 @@ class ContentDelta:
             and type(output_index) is int
             and type(content_index) is int
             and type(delta) is str
-            and (event_id is None or type(event_id) is str)
+            # An explicit null event_id goes the slow way, which keeps it for to_dict.
+            and (type(event_id) is str or (event_id is None and "event_id" not in data))
         ):
             return None
         source = data if len(data) != 6 + ("event_id" in data) else None
         return cls(response_id, item_id, output_index, content_index, delta, event_id, source)
+
+    @classmethod
+    def from_wire_tolerant(cls, data: dict[str, Any]) -> ContentDelta | None:
+        """Build from a decoded event whose optional fields may be missing or bent.
+
+        The slow path, for events :meth:`from_wire` refused: ``output_index`` and
+        ``content_index`` that are missing or not integers read as 0, an ``event_id``
+        that is not a string as None. The values as received are kept, so
+        :meth:`to_dict` still gives back the event as it came.
+
+        Args:
+            data: The decoded JSON object of the event.
+
+        Returns:
+            The delta, or ``None`` when ``response_id``, ``item_id`` or ``delta`` is
+            missing or not a string (without them the delta cannot be placed).
+        """
+        get = data.get
+        response_id = get("response_id")
+        item_id = get("item_id")
+        delta = get("delta")
+        if not (type(response_id) is str and type(item_id) is str and type(delta) is str):
+            return None
+        patched: list[str] = []
+        output_index = get("output_index")
+        if type(output_index) is not int:
+            output_index = 0
+            patched.append("output_index")
+        content_index = get("content_index")
+        if type(content_index) is not int:
+            content_index = 0
+            patched.append("content_index")
+        event_id = get("event_id")
+        if type(event_id) is not str:
+            event_id = None
+            if "event_id" in data:
+                patched.append("event_id")
+        instance = cls(response_id, item_id, output_index, content_index, delta, event_id, data)
+        instance._patched = tuple(patched)
+        return instance
+
+    def renamed_from(self, data: dict[str, Any]) -> None:
+        """Record that the event came under another (beta) name: ``data`` as received.
+
+        Args:
+            data: The decoded event as received, its ``type`` the beta name.
+        """
+        patched = self.patched
+        self._fields_source = data
+        self._patched = ("type", *patched)
+
+    @property
+    def patched(self) -> tuple[str, ...]:
+        """Fields whose value did not come from the wire as is (see :meth:`from_wire_tolerant`).
+
+        ``"type"`` is among them when the event came under its beta name.
+        """
+        try:
+            return self._patched
+        except AttributeError:
+            return ()
 
     def to_dict(self) -> dict[str, Any]:
         """Return the wire dict of the event.
@@ -133,9 +198,20 @@ class ContentDelta:
         data["output_index"] = self.output_index
         data["content_index"] = self.content_index
         data["delta"] = self.delta
+        source = self._fields_source
+        if source is None:
+            return data
         extra = self.extra
         if extra:
             data.update(extra)
+        for name in self.patched:
+            # "type" stays the GA name; other patched fields go back as received.
+            if name == "type":
+                continue
+            if name in source:
+                data[name] = source[name]
+            else:
+                data.pop(name, None)
         return data
 
     def __eq__(self, other: object) -> bool:

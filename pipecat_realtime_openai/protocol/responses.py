@@ -82,7 +82,10 @@ class Response(WireModel):
         usage: Token usage (in ``response.done``).
         conversation_id: ``"auto"`` conversation id, or none for out-of-band responses.
         metadata: Metadata given in ``response.create``.
-        voice: Legacy field kept for compatibility with Pipecat's model.
+        voice: The voice: a name from OpenAI (a legacy field, kept for Pipecat's
+            model); Azure Voice Live sends an object such as
+            ``{"name": "en-US-AvaNeural", "type": "azure-standard"}``. Read
+            :attr:`voice_name` for the name whatever the shape.
         temperature: Legacy field kept for compatibility with Pipecat's model.
         output_audio_format: Legacy field kept for compatibility with Pipecat's model.
     """
@@ -99,9 +102,36 @@ class Response(WireModel):
     usage: Usage | None = None
     conversation_id: str | None = None
     metadata: dict[str, Any] | None = None
-    voice: str | None = None
+    voice: str | dict[str, Any] | None = None
     temperature: float | None = None
     output_audio_format: str | None = None
+
+    @property
+    def voice_name(self) -> str | None:
+        """The name of :attr:`voice`, whether it came as a string or an object.
+
+        Returns:
+            The voice name, or None when the response names none.
+        """
+        return voice_name(self.voice)
+
+
+def voice_name(voice: Any) -> str | None:
+    """Return the name of a voice given as a string or as an object with a ``name``.
+
+    Args:
+        voice: A voice as it came on the wire: ``"alloy"``, or an object like Azure
+            Voice Live's ``{"name": "en-US-AvaNeural", "type": "azure-standard"}``.
+
+    Returns:
+        The name, or None when there is none (or it is not a string).
+    """
+    if isinstance(voice, str):
+        return voice
+    if isinstance(voice, dict):
+        name = voice.get("name")
+        return name if isinstance(name, str) else None
+    return None
 
 
 class RealtimeError(WireModel):

@@ -3,6 +3,40 @@
 Class names follow Pipecat's built-in ``events.py``. Each event's ``type`` has its wire
 value as default and ``event_id`` is generated when missing, so a simulator can build
 events with only the fields that matter.
+
+Only the fields the service needs to act on an event are required; a server that
+leaves out or bends any other field still gets its event understood
+(:func:`~pipecat_realtime_openai.protocol.parse.parse_server_event` sets a bent
+optional field aside instead of dropping the event). Needed, per event:
+
+- ``session.created`` / ``session.updated``: ``session``.
+- ``conversation.item.added`` / ``.created`` / ``.done`` / ``.retrieved``,
+  ``response.output_item.added`` / ``.done``: ``item`` (and its ``type``, which says
+  what the item is); the output item events also ``response_id`` (function calls are
+  filed under their response).
+- ``conversation.item.truncated``: ``item_id`` and ``audio_end_ms`` (the cut is the
+  event's news: what the user heard of the item).
+- ``conversation.item.deleted``, ``input_audio_buffer.speech_started`` /
+  ``speech_stopped`` / ``committed`` / ``timeout_triggered``: ``item_id`` (turns and
+  the mirror are keyed on it). The ``audio_*_ms`` positions default to 0.
+- ``conversation.item.input_audio_transcription.delta`` / ``.failed``: ``item_id``;
+  ``.completed`` and xAI's cumulative ``.updated``: ``item_id`` and ``transcript``.
+- ``output_audio_buffer.*``: ``response_id``.
+- ``response.created`` / ``response.done``: ``response``.
+- Content events (``response.content_part.*``, ``response.output_text.*``,
+  ``response.output_audio_transcript.*``, ``response.output_audio.*``):
+  ``response_id`` and ``item_id``, and ``delta`` for the deltas.
+- ``response.function_call_arguments.delta``: ``response_id``, ``item_id``, ``delta``;
+  ``.done``: ``response_id``, ``item_id``, ``call_id`` and ``arguments``.
+- ``error``: ``error``.
+- ``conversation.created``, ``input_audio_buffer.cleared``, ``rate_limits.updated``:
+  nothing beyond the type.
+
+Everything else is optional: ``output_index`` (default 0), ``content_index`` (default 0
+where the service reads it), ``part``, ``previous_item_id``, the final ``text`` /
+``transcript`` of ``.done`` content events (the deltas carried it), ``name``,
+``logprobs``, ``usage``, ``rate_limits``, the ``error`` of a failed transcription and
+the ``conversation`` of ``conversation.created`` (both default to empty objects).
 """
 
 from __future__ import annotations
@@ -12,7 +46,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from pipecat_realtime_openai.protocol.base import WireModel
+from pipecat_realtime_openai.protocol.base import WireModel, bent_record
 from pipecat_realtime_openai.protocol.items import ConversationItem, ItemContent
 from pipecat_realtime_openai.protocol.responses import (
     RealtimeConversation,
@@ -42,6 +76,26 @@ class ServerEvent(WireModel):
     event_id: str = Field(default_factory=new_event_id)
     type: str
 
+    def to_dict(self) -> dict[str, Any]:
+        """Return the wire representation as a JSON-compatible dict.
+
+        An event validated from data (its ``type`` came with the data, as it always
+        does off the wire) gives back exactly the fields it came with: defaults the
+        model filled in for fields the server left out stay out, and fields the
+        parser set aside (see ``parse.bent_fields``) are put back as received. An
+        event built in code (``type`` left to its default) serialises its defaults,
+        as :meth:`WireModel.to_dict` does.
+
+        Returns:
+            The event as a dict. For a beta event name normalised on receipt,
+            ``type`` is the GA name.
+        """
+        data = self.model_dump(mode="json", exclude_unset="type" in self.model_fields_set)
+        record = bent_record(self)
+        if record is not None:
+            record.put_back(data)
+        return data
+
 
 class UnknownServerEvent(ServerEvent):
     """A server event of a type this package has no model for; keeps every field."""
@@ -67,7 +121,7 @@ class ConversationCreated(ServerEvent):
     """The conversation was created (sent by some servers right after connecting)."""
 
     type: Literal["conversation.created"] = "conversation.created"
-    conversation: RealtimeConversation
+    conversation: RealtimeConversation = Field(default_factory=RealtimeConversation)
 
 
 class ConversationItemAdded(ServerEvent):
@@ -106,7 +160,7 @@ class ConversationItemTruncated(ServerEvent):
 
     type: Literal["conversation.item.truncated"] = "conversation.item.truncated"
     item_id: str
-    content_index: int
+    content_index: int = 0
     audio_end_ms: int
 
 
@@ -136,10 +190,21 @@ class ConversationItemInputAudioTranscriptionCompleted(ServerEvent):
         "conversation.item.input_audio_transcription.completed"
     )
     item_id: str
-    content_index: int
+    content_index: int = 0
     transcript: str
     logprobs: list[dict[str, Any]] | None = None
     usage: dict[str, Any] | None = None
+
+
+class ConversationItemInputAudioTranscriptionUpdated(ServerEvent):
+    """xAI: the transcript of a user audio item so far (each one replaces the last)."""
+
+    type: Literal["conversation.item.input_audio_transcription.updated"] = (
+        "conversation.item.input_audio_transcription.updated"
+    )
+    item_id: str
+    content_index: int = 0
+    transcript: str
 
 
 class ConversationItemInputAudioTranscriptionFailed(ServerEvent):
@@ -149,15 +214,15 @@ class ConversationItemInputAudioTranscriptionFailed(ServerEvent):
         "conversation.item.input_audio_transcription.failed"
     )
     item_id: str
-    content_index: int
-    error: RealtimeError
+    content_index: int = 0
+    error: RealtimeError = Field(default_factory=RealtimeError)
 
 
 class InputAudioBufferSpeechStarted(ServerEvent):
     """Server VAD heard speech start (the barge-in signal)."""
 
     type: Literal["input_audio_buffer.speech_started"] = "input_audio_buffer.speech_started"
-    audio_start_ms: int
+    audio_start_ms: int = 0
     item_id: str
 
 
@@ -165,7 +230,7 @@ class InputAudioBufferSpeechStopped(ServerEvent):
     """Server VAD heard speech end."""
 
     type: Literal["input_audio_buffer.speech_stopped"] = "input_audio_buffer.speech_stopped"
-    audio_end_ms: int
+    audio_end_ms: int = 0
     item_id: str
 
 
@@ -187,8 +252,8 @@ class InputAudioBufferTimeoutTriggered(ServerEvent):
     """Server VAD idle timeout fired (``idle_timeout_ms``); a response follows."""
 
     type: Literal["input_audio_buffer.timeout_triggered"] = "input_audio_buffer.timeout_triggered"
-    audio_start_ms: int
-    audio_end_ms: int
+    audio_start_ms: int = 0
+    audio_end_ms: int = 0
     item_id: str
 
 
@@ -232,7 +297,7 @@ class ResponseOutputItemAdded(ServerEvent):
 
     type: Literal["response.output_item.added"] = "response.output_item.added"
     response_id: str
-    output_index: int
+    output_index: int = 0
     item: ConversationItem
 
 
@@ -241,7 +306,7 @@ class ResponseOutputItemDone(ServerEvent):
 
     type: Literal["response.output_item.done"] = "response.output_item.done"
     response_id: str
-    output_index: int
+    output_index: int = 0
     item: ConversationItem
 
 
@@ -250,22 +315,22 @@ class _ContentEvent(ServerEvent):
 
     response_id: str
     item_id: str
-    output_index: int
-    content_index: int
+    output_index: int = 0
+    content_index: int = 0
 
 
 class ResponseContentPartAdded(_ContentEvent):
     """A content part (``audio`` or ``text``) started."""
 
     type: Literal["response.content_part.added"] = "response.content_part.added"
-    part: ItemContent
+    part: ItemContent | None = None
 
 
 class ResponseContentPartDone(_ContentEvent):
     """A content part finished."""
 
     type: Literal["response.content_part.done"] = "response.content_part.done"
-    part: ItemContent
+    part: ItemContent | None = None
 
 
 class ResponseTextDelta(_ContentEvent):
@@ -279,7 +344,7 @@ class ResponseTextDone(_ContentEvent):
     """Text output finished."""
 
     type: Literal["response.output_text.done"] = "response.output_text.done"
-    text: str
+    text: str | None = None
 
 
 class ResponseAudioTranscriptDelta(_ContentEvent):
@@ -295,7 +360,7 @@ class ResponseAudioTranscriptDone(_ContentEvent):
     """Transcript of the model's audio finished."""
 
     type: Literal["response.output_audio_transcript.done"] = "response.output_audio_transcript.done"
-    transcript: str
+    transcript: str | None = None
 
 
 class ResponseAudioDelta(_ContentEvent):
@@ -319,8 +384,8 @@ class ResponseFunctionCallArgumentsDelta(ServerEvent):
     )
     response_id: str
     item_id: str
-    output_index: int
-    call_id: str
+    output_index: int = 0
+    call_id: str | None = None
     delta: str
 
 
@@ -330,7 +395,7 @@ class ResponseFunctionCallArgumentsDone(ServerEvent):
     type: Literal["response.function_call_arguments.done"] = "response.function_call_arguments.done"
     response_id: str
     item_id: str
-    output_index: int
+    output_index: int = 0
     call_id: str
     arguments: str
     name: str | None = None
@@ -340,7 +405,7 @@ class RateLimitsUpdated(ServerEvent):
     """Current rate limits (dicts with ``name``, ``limit``, ``remaining``, ``reset_seconds``)."""
 
     type: Literal["rate_limits.updated"] = "rate_limits.updated"
-    rate_limits: list[dict[str, Any]]
+    rate_limits: list[dict[str, Any]] | None = None
 
 
 class ErrorEvent(ServerEvent):
@@ -364,6 +429,7 @@ SERVER_EVENT_TYPES: dict[str, type[ServerEvent]] = {
         ConversationItemDeleted,
         ConversationItemInputAudioTranscriptionDelta,
         ConversationItemInputAudioTranscriptionCompleted,
+        ConversationItemInputAudioTranscriptionUpdated,
         ConversationItemInputAudioTranscriptionFailed,
         InputAudioBufferSpeechStarted,
         InputAudioBufferSpeechStopped,

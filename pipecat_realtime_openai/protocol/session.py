@@ -21,8 +21,11 @@ ImageDetail: TypeAlias = Literal["auto", "low", "high"]
 Voice: TypeAlias = (
     Literal["alloy", "ash", "ballad", "coral", "echo", "sage", "shimmer", "verse", "marin", "cedar"]
     | str
+    | dict[str, Any]
 )
-"""A built-in voice name; other strings are accepted for newer voices and other providers."""
+"""A built-in voice name; other strings for newer voices and other providers; an object for
+a custom voice (``{"id": "voice_..."}``) or an Azure Voice Live voice
+(``{"name": "en-US-Ava:DragonHDLatestNeural", "type": "azure-standard"}``)."""
 
 ToolChoice: TypeAlias = Literal["auto", "none", "required"] | dict[str, Any]
 """``auto``/``none``/``required`` or a dict naming one function or MCP tool."""
@@ -140,6 +143,22 @@ class SemanticTurnDetection(WireModel):
     interrupt_response: bool | None = None
 
 
+class ProviderTurnDetection(WireModel):
+    """Turn detection of a type OpenAI does not define (e.g. Azure's ``azure_semantic_vad``).
+
+    Its options pass through as they are; the service treats it as server VAD.
+
+    Parameters:
+        type: The provider's VAD type.
+        create_response: Whether the server answers automatically at turn end.
+        interrupt_response: Whether user speech interrupts a running response.
+    """
+
+    type: str
+    create_response: bool | None = None
+    interrupt_response: bool | None = None
+
+
 class AudioInput(WireModel):
     """Input side of the audio configuration.
 
@@ -157,7 +176,9 @@ class AudioInput(WireModel):
     format: AudioFormat | None = None
     transcription: InputAudioTranscription | None = None
     noise_reduction: InputAudioNoiseReduction | None = None
-    turn_detection: TurnDetection | SemanticTurnDetection | Literal[False] | None = None
+    turn_detection: (
+        TurnDetection | SemanticTurnDetection | ProviderTurnDetection | Literal[False] | None
+    ) = None
 
     @field_validator("turn_detection", mode="before")
     @classmethod

@@ -11,9 +11,21 @@
 * :mod:`~pipecat_realtime_openai.service.supervisor`: the connection loop;
 * :mod:`~pipecat_realtime_openai.service.wire`: sending on the current connection;
 * :mod:`~pipecat_realtime_openai.service.context`: ``LLMContext`` in the core's terms;
-* :mod:`~pipecat_realtime_openai.service.input`: the input pause timer, JPEG frames.
+* :mod:`~pipecat_realtime_openai.service.input`: the input pause timer, JPEG frames;
+* :mod:`~pipecat_realtime_openai.service.endpoint`: the URL of a connection;
+* :mod:`~pipecat_realtime_openai.service.azure`: ``AzureRealtimeLLMService``;
+* :mod:`~pipecat_realtime_openai.service.grok`: ``GrokRealtimeLLMService``.
 """
 
+from pipecat_realtime_openai.service.azure import AzureRealtimeLLMService, AzureRealtimeLLMSettings
+from pipecat_realtime_openai.service.grok import GrokRealtimeLLMService, GrokRealtimeLLMSettings
 from pipecat_realtime_openai.service.llm import DEFAULT_BASE_URL, OpenAIRealtimeLLMService
 
-__all__ = ["DEFAULT_BASE_URL", "OpenAIRealtimeLLMService"]
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "AzureRealtimeLLMService",
+    "AzureRealtimeLLMSettings",
+    "GrokRealtimeLLMService",
+    "GrokRealtimeLLMSettings",
+    "OpenAIRealtimeLLMService",
+]

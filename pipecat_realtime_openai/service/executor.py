@@ -50,6 +50,7 @@ from pipecat_realtime_openai.core.session import RealtimeSession
 from pipecat_realtime_openai.protocol.client_events import ClientEvent
 from pipecat_realtime_openai.protocol.fast import AudioDelta, DeltaRun, TextDelta, TranscriptDelta
 from pipecat_realtime_openai.protocol.items import ConversationItem
+from pipecat_realtime_openai.protocol.shapes import Encoder
 from pipecat_realtime_openai.service.application import ApplicationContext
 from pipecat_realtime_openai.service.context import language_of, token_usage
 from pipecat_realtime_openai.service.wire import Wire
@@ -71,6 +72,8 @@ class ActionExecutor(LLMService[OpenAIRealtimeLLMAdapter]):
     _core: RealtimeSession
     _wire: Wire
     _app: ApplicationContext
+    _encode: Encoder
+    """Writes a client event in the provider's shape (``protocol.shapes.encoder_for``)."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -123,7 +126,7 @@ class ActionExecutor(LLMService[OpenAIRealtimeLLMAdapter]):
 
     async def _send_event(self, event: ClientEvent) -> None:
         logger.trace(f"{self}: sending {event.type}")
-        await self._wire.send_text(event.to_json())
+        await self._wire.send_text(self._encode(event))
 
     @traced_openai_realtime(operation="llm_setup")
     async def _send_setup(self, event: ClientEvent) -> None:

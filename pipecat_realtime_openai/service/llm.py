@@ -31,17 +31,20 @@ from pipecat.frames.frames import (
 from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.turns.user_turn_strategies import ExternalUserTurnStrategies
 
+from pipecat_realtime_openai.core.dialect import DIALECTS, OPENAI, Dialect
 from pipecat_realtime_openai.core.reconnect import ReconnectOptions
 from pipecat_realtime_openai.core.session import RealtimeSession
 from pipecat_realtime_openai.core.session_base import ContextSeed
 from pipecat_realtime_openai.protocol.client_events import ClientEvent
 from pipecat_realtime_openai.protocol.items import ConversationItem
 from pipecat_realtime_openai.protocol.session import ImageDetail
+from pipecat_realtime_openai.protocol.shapes import encoder_for
 from pipecat_realtime_openai.service.application import ApplicationContext
 from pipecat_realtime_openai.service.context import (
     PipecatToolMessages,
     context_messages,
 )
+from pipecat_realtime_openai.service.endpoint import connection_url
 from pipecat_realtime_openai.service.input import PauseFlusher
 from pipecat_realtime_openai.service.supervisor import ConnectionSupervisor
 from pipecat_realtime_openai.service.translator import FrameTranslator
@@ -112,6 +115,9 @@ class OpenAIRealtimeLLMService(FrameTranslator):
         user_id: str = "",
         reconnect: ReconnectOptions | None = None,
         context_seed: ContextSeed = "items",
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, str] | None = None,
+        dialect: Dialect | str = OPENAI,
         **kwargs: Any,
     ) -> None:
         """Create the service.
@@ -150,14 +156,24 @@ class OpenAIRealtimeLLMService(FrameTranslator):
                 context apply item by item; ``packed`` sends the history as one user
                 message, as Pipecat's built-in service does, for models that lose
                 their audio output after many text items.
+            extra_headers: Keyword-only extra: more handshake headers (for servers
+                that want their own, e.g. a gateway's).
+            extra_query: Keyword-only extra: more query parameters of the URL.
+            dialect: Keyword-only extra: how the server speaks the protocol, a
+                :class:`~pipecat_realtime_openai.core.dialect.Dialect` or its name
+                (``openai``, ``azure``, ``azure-preview``, ``voice-live``, ``xai``).
+                The provider services set it; give it for another server that
+                speaks like one of them.
             **kwargs: Passed to ``LLMService``.
         """
-        store, deprecated = initial_settings(model, session_properties, settings)
+        store, deprecated = initial_settings(model, session_properties, settings, self.Settings)
         for name in deprecated:
             self._warn_init_param_moved_to_settings(name, name)
         super().__init__(settings=store, **kwargs)
         self.api_key = api_key
         self._base_url = base_url
+        self._extra_headers = dict(extra_headers or {})
+        self._extra_query = dict(extra_query or {})
         self.user_id = user_id
         self._app = ApplicationContext(
             self.get_llm_adapter(), lambda: self._settings, packed=context_seed == "packed"
@@ -174,17 +190,25 @@ class OpenAIRealtimeLLMService(FrameTranslator):
             video_detail=video_frame_detail,
             tool_messages=PipecatToolMessages(),
             context_seed=context_seed,
+            dialect=DIALECTS[dialect] if isinstance(dialect, str) else dialect,
         )
         self._core.audio_input_paused = start_audio_paused
         # The input hot path calls the core's audio input directly.
         self._push_user_audio = self._core.input_audio.push
         self._core.video_input_paused = start_video_paused
         self._wire = Wire(str(self), self._report_send_error)
+        dialect = self._core.dialect
+        self._encode = encoder_for(
+            dialect.wire_shape,
+            response_modalities=dialect.response_modalities,
+            on_dropped=self._warn_dropped_fields,
+        )
+        self._dropped_warned: set[tuple[str, str]] = set()
         self._supervisor = ConnectionSupervisor(
             self._core,
             self._wire,
             url=lambda: self.url,
-            headers=self._auth_headers,
+            headers=self._handshake_headers,
             execute=self._execute,
             handle_event=self._on_server_event,
             start_task=self.create_task,
@@ -215,8 +239,11 @@ class OpenAIRealtimeLLMService(FrameTranslator):
     @property
     def url(self) -> str:
         """The WebSocket URL of the next connection (endpoint plus ``model`` query)."""
-        separator = "&" if "?" in self._base_url else "?"
-        return f"{self._base_url}{separator}model={self._settings.model}"
+        return connection_url(self._base_url, self._url_query())
+
+    def _url_query(self) -> dict[str, str]:
+        """The query parameters the endpoint gets (``model``, then the extras)."""
+        return {"model": str(self._settings.model), **self._extra_query}
 
     @property
     def base_url(self) -> str:
@@ -420,6 +447,20 @@ class OpenAIRealtimeLLMService(FrameTranslator):
         Pipecat's built-in service.
         """
         return {"Authorization": f"Bearer {self.api_key}"}
+
+    async def _handshake_headers(self) -> dict[str, str]:
+        """Return the headers of the next handshake: authentication, then the extras."""
+        return {**await self._auth_headers(), **self._extra_headers}
+
+    def _warn_dropped_fields(self, event_type: str, fields: list[str]) -> None:
+        # Once per field: a session update after each settings change would repeat it.
+        for name in fields:
+            if (event_type, name) not in self._dropped_warned:
+                self._dropped_warned.add((event_type, name))
+                logger.warning(
+                    f"{self}: {self._core.dialect.provider} has no '{name}' in "
+                    f"{event_type}; it is left out"
+                )
 
     async def _stop_task(self, task: asyncio.Task) -> None:
         await self.cancel_task(task, timeout=1.0)

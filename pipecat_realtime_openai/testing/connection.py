@@ -17,6 +17,7 @@ from loguru import logger
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
+from pipecat_realtime_openai.testing.dialects import DialectServerState, SimDialect
 from pipecat_realtime_openai.testing.faults import SESSION_EXPIRED_MESSAGE, Faults
 from pipecat_realtime_openai.testing.server_events import Event, error_event, make_event
 from pipecat_realtime_openai.testing.session_state import INVALID_JSON_MESSAGE, RealtimeSessionState
@@ -64,8 +65,10 @@ class SimulatedConnection:
         model: str,
         pace: Pace,
         faults: Faults,
+        dialect: SimDialect | None = None,
     ) -> None:
         self.websocket = websocket
+        self.dialect = dialect if dialect is not None else SimDialect(DialectServerState(), {})
         self.state = state
         self.model = model
         self.client_events: list[Any] = []
@@ -226,12 +229,14 @@ class SimulatedConnection:
             )
         try:
             await self._delay()
-            self._emit(self.state.opening_events())
+            for event in self.dialect.opening(self.state.opening_events(), self.state):
+                self._outbox.put_nowait(event)
             async for frame in self.websocket:
                 await self._on_frame(frame)
         except ConnectionClosed:
             pass
         finally:
+            self.dialect.on_closed(self.state)
             for task in [*tasks, self._pump]:
                 if task is not None:
                     task.cancel()
@@ -268,7 +273,10 @@ class SimulatedConnection:
                 if isinstance(data, dict)
                 else None
             )
-            if injected is not None:
+            ga, refused = self.dialect.client_in(data)
+            if refused:
+                events = refused
+            elif injected is not None:
                 events = [
                     error_event(
                         injected.code,
@@ -279,7 +287,9 @@ class SimulatedConnection:
                     )
                 ]
             else:
-                events = self._handle(data)
+                events = self._handle(ga)
+                # What the dialect adds (xAI's ping, a resumed conversation) comes first.
+                events = self.dialect.after_client(ga, self.state) + events
         self._waiters.notify()
         self._emit(events)
         self._ensure_pump()
@@ -300,7 +310,8 @@ class SimulatedConnection:
 
     def _emit(self, events: list[Event]) -> None:
         for event in events:
-            self._outbox.put_nowait(event)
+            for rendered in self.dialect.server_out(event):
+                self._outbox.put_nowait(rendered)
 
     def _ensure_pump(self) -> None:
         if self.state.active is not None and (self._pump is None or self._pump.done()):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
+from collections.abc import Callable, Collection
 from http import HTTPStatus
 from urllib.parse import parse_qs, urlsplit
 
@@ -13,6 +14,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.http11 import Request, Response
 
 from pipecat_realtime_openai.testing.connection import Pace, SimulatedConnection
+from pipecat_realtime_openai.testing.dialects import PATHS, DialectServerState, make_dialect
 from pipecat_realtime_openai.testing.faults import Faults
 from pipecat_realtime_openai.testing.local_server import LocalServerLifecycle
 from pipecat_realtime_openai.testing.responder import Responder
@@ -21,6 +23,7 @@ from pipecat_realtime_openai.testing.session_state import RealtimeSessionState
 from pipecat_realtime_openai.testing.transcription import TranscriptQueue
 
 REALTIME_PATH = "/v1/realtime"
+AZURE_DIALECTS = ("azure", "azure-preview", "voice-live")
 DEFAULT_MODEL = "gpt-realtime"
 INVALID_KEY_MESSAGE = (
     "Incorrect API key provided. You can find your API key at"
@@ -63,6 +66,9 @@ class RealtimeSimulator(LocalServerLifecycle):
         pace: Pace = "fast",
         faults: Faults | None = None,
         rate_limits: bool = False,
+        dialect: str = "openai",
+        tokens: Callable[[str], bool] | Collection[str] | None = None,
+        deployments: tuple[str, ...] = ("gpt-realtime", "gpt-4o-transcribe"),
     ) -> None:
         """Configure the simulator (nothing listens until `start`).
 
@@ -75,6 +81,12 @@ class RealtimeSimulator(LocalServerLifecycle):
             faults: Fault injection settings.
             rate_limits: Send `rate_limits.updated` after each `response.done` (off by
                 default, like most recorded real sessions).
+            dialect: The provider to speak like (see ``testing.dialects``): ``openai``,
+                ``azure``, ``azure-preview``, ``voice-live`` or ``xai``.
+            tokens: Azure dialects: the Entra bearer tokens accepted (a collection, or
+                a function that tells), besides ``api_key`` in the ``api-key`` header.
+                None accepts any token when ``api_key`` is None too.
+            deployments: Azure dialects: the deployments a transcription model may name.
         """
         if pace not in ("fast", "realtime"):
             raise ValueError(f"pace must be 'fast' or 'realtime', not {pace!r}")
@@ -89,6 +101,10 @@ class RealtimeSimulator(LocalServerLifecycle):
         self.connections: list[SimulatedConnection] = []
         self._server: Server | None = None
         self._new_connection = asyncio.Event()
+        make_dialect(dialect, DialectServerState(), {})  # an unknown name fails here
+        self.dialect = dialect
+        self._tokens = tokens
+        self._dialect_state = DialectServerState(deployments)
 
     @property
     def port(self) -> int:
@@ -99,12 +115,24 @@ class RealtimeSimulator(LocalServerLifecycle):
 
     @property
     def base_url(self) -> str:
-        """URL for a client's ``base_url``, e.g. ``ws://127.0.0.1:PORT/v1/realtime``."""
-        return f"ws://{self.host}:{self.port}{REALTIME_PATH}"
+        """URL for a client's ``base_url``, e.g. ``ws://127.0.0.1:PORT/v1/realtime``.
+
+        In the ``azure-preview`` dialect it carries ``api-version`` and ``deployment``;
+        in ``voice-live``, ``api-version`` (the model is added as ``model=``).
+        """
+        base = f"ws://{self.host}:{self.port}{PATHS[self.dialect]}"
+        if self.dialect == "azure-preview":
+            return f"{base}?api-version=2024-10-01-preview&deployment={DEFAULT_MODEL}"
+        if self.dialect == "voice-live":
+            return f"{base}?api-version=2025-10-01"
+        return base
 
     def url(self, model: str = DEFAULT_MODEL) -> str:
         """Full connection URL for `model` (``base_url?model=...``)."""
-        return f"{self.base_url}?model={model}"
+        if self.dialect == "azure-preview":
+            return self.base_url
+        separator = "&" if "?" in self.base_url else "?"
+        return f"{self.base_url}{separator}model={model}"
 
     async def start(self) -> None:
         """Start listening."""
@@ -139,8 +167,12 @@ class RealtimeSimulator(LocalServerLifecycle):
     # --- handshake --------------------------------------------------------------------
 
     def _check_request(self, connection: ServerConnection, request: Request) -> Response | None:
-        if urlsplit(request.path).path.rstrip("/") != REALTIME_PATH:
+        if urlsplit(request.path).path.rstrip("/") != PATHS[self.dialect]:
             return connection.respond(HTTPStatus.NOT_FOUND, "Not found\n")
+        if self.dialect in AZURE_DIALECTS and not self._azure_authorized(request):
+            # Azure refuses the upgrade itself.
+            logger.debug("simulator: refused a connection with a wrong or missing Azure credential")
+            return connection.respond(HTTPStatus.UNAUTHORIZED, "Unauthorized\n")
         if self.faults.refuse_connections > 0:
             self.faults.refuse_connections -= 1
             if self.faults.refuse_status is None:
@@ -149,7 +181,25 @@ class RealtimeSimulator(LocalServerLifecycle):
             return connection.respond(self.faults.refuse_status, "Service unavailable\n")
         return None
 
+    def _azure_authorized(self, request: Request) -> bool:
+        key = request.headers.get("api-key")
+        if key is not None:
+            return self._api_key is None or hmac.compare_digest(
+                key.encode(), self._api_key.encode()
+            )
+        header = request.headers.get("Authorization", "")
+        if not header.startswith("Bearer "):
+            return False
+        token = header[len("Bearer ") :]
+        if self._tokens is None:
+            return self._api_key is None
+        if callable(self._tokens):
+            return bool(self._tokens(token))
+        return token in self._tokens
+
     def _auth_error(self, connection: ServerConnection) -> str | None:
+        if self.dialect in AZURE_DIALECTS:
+            return None  # checked at the upgrade
         if self._api_key is None:
             return None
         header = connection.request.headers.get("Authorization", "") if connection.request else ""
@@ -169,12 +219,13 @@ class RealtimeSimulator(LocalServerLifecycle):
             await websocket.close(1008, "invalid_api_key")
             return
         query = parse_qs(urlsplit(websocket.request.path).query) if websocket.request else {}
-        model = (query.get("model") or [DEFAULT_MODEL])[0]
+        dialect = make_dialect(self.dialect, self._dialect_state, query)
+        model = dialect.model(DEFAULT_MODEL)
         state = RealtimeSessionState(
             model, self.responder, self.transcripts, rate_limits=self.rate_limits
         )
         connection = SimulatedConnection(
-            websocket, state, model=model, pace=self.pace, faults=self.faults
+            websocket, state, model=model, pace=self.pace, faults=self.faults, dialect=dialect
         )
         self.connections.append(connection)
         self._new_connection.set()

@@ -94,6 +94,17 @@ class RealtimeSessionState:
         elif self.vad is None or self.vad.settings != settings:
             self.vad = EnergyVad(settings)
 
+    def set_audio_format(self, side: str, fmt: dict[str, Any]) -> None:
+        """Set an audio format the GA checks refuse but a dialect's server takes (xAI's rates).
+
+        Args:
+            side: ``input`` or ``output``.
+            fmt: The format, e.g. ``{"type": "audio/pcm", "rate": 16000}``.
+        """
+        self.session["audio"][side]["format"] = copy.deepcopy(fmt)
+        if side == "input":
+            self.buffer.set_format(self._input_spec())
+
     # --- entry points -----------------------------------------------------------------
 
     def opening_events(self) -> list[Event]:

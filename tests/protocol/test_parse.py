@@ -6,12 +6,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipecat_realtime_openai.protocol import (
+    AudioDelta,
     ConversationItemTruncateEvent,
     ErrorEvent,
     MalformedEvent,
     ResponseDone,
     UnknownClientEvent,
     UnknownServerEvent,
+    bent_fields,
     parse_client_event,
     parse_server_event,
 )
@@ -68,7 +70,7 @@ def test_known_type_with_invalid_fields_is_malformed_and_names_the_field() -> No
     assert isinstance(client, MalformedEvent)
 
 
-def test_audio_delta_with_bad_field_falls_back_to_malformed() -> None:
+def test_audio_delta_with_bent_index_still_plays_and_keeps_the_value() -> None:
     data = {
         "type": "response.output_audio.delta",
         "event_id": "e",
@@ -79,8 +81,25 @@ def test_audio_delta_with_bad_field_falls_back_to_malformed() -> None:
         "delta": "AAAA",
     }
     event = parse_server_event(data)
+    assert type(event) is AudioDelta
+    assert event.output_index == 0
+    assert bent_fields(event) == ("output_index",)
+    assert event.to_dict() == data
+
+
+def test_audio_delta_with_bad_needed_field_is_malformed_and_names_it() -> None:
+    data = {
+        "type": "response.output_audio.delta",
+        "event_id": "e",
+        "response_id": "r",
+        "item_id": 7,
+        "output_index": 0,
+        "content_index": 0,
+        "delta": "AAAA",
+    }
+    event = parse_server_event(data)
     assert isinstance(event, MalformedEvent)
-    assert "output_index" in event.reason
+    assert "item_id" in event.reason
 
 
 def test_invalid_utf8_bytes_are_malformed() -> None:

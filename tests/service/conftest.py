@@ -165,3 +165,10 @@ def silence(duration_ms: int, rate: int = 24000, channels: int = 1) -> bytes:
 def frames_of(audio: bytes, rate: int, channels: int = 1, frame_ms: int = 20) -> Sequence[bytes]:
     step = rate * frame_ms // 1000 * 2 * channels
     return [audio[i : i + step] for i in range(0, len(audio), step)]
+
+
+async def wait_until(condition: Callable[[], bool], timeout_s: float = WAIT_S) -> None:
+    """Wait until ``condition()`` holds (state of the service that no frame announces)."""
+    async with asyncio.timeout(timeout_s):
+        while not condition():  # noqa: ASYNC110 - polled state has no event to wait on
+            await asyncio.sleep(0.01)
