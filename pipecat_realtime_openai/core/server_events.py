@@ -325,9 +325,16 @@ class ServerEventInputs(SessionBase):
     def _on_transcription_failed(
         self, event: ev.ConversationItemInputAudioTranscriptionFailed, now: float, out: list[Action]
     ) -> None:
+        hint = ""
+        if event.error.code == "DeploymentNotFound":
+            # Azure: the transcription model must name a deployment of the resource.
+            hint = (
+                " (on Azure, audio.input.transcription.model names a transcription"
+                " deployment of your resource)"
+            )
         logger.warning(
             f"{self._name}: input transcription failed for item {event.item_id}: "
-            f"{event.error.message}"
+            f"{event.error.message}{hint}"
         )
 
     # -- conversation items ------------------------------------------------------------

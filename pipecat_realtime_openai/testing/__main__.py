@@ -6,6 +6,7 @@ import argparse
 import asyncio
 from collections.abc import Sequence
 
+from pipecat_realtime_openai.testing.dialects import DIALECTS
 from pipecat_realtime_openai.testing.faults import Faults
 from pipecat_realtime_openai.testing.server import RealtimeSimulator
 
@@ -26,6 +27,13 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("fast", "realtime"),
         default="realtime",
         help="reply audio streaming speed (default realtime)",
+    )
+    parser.add_argument(
+        "--dialect",
+        choices=DIALECTS,
+        default="openai",
+        help="provider to speak like (default openai); its path, e.g. /openai/v1/realtime"
+        " for azure",
     )
     parser.add_argument(
         "--session-minutes",
@@ -51,6 +59,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         port=args.port,
         api_key=args.api_key,
         pace=args.pace,
+        dialect=args.dialect,
         faults=Faults(session_max_seconds=args.session_minutes * 60),
     )
     try:
