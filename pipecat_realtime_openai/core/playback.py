@@ -35,12 +35,16 @@ class AudioItem:
         content_index: Index of the audio content part inside the item.
         response_id: Response that produced the audio.
         bytes_received: Audio bytes received so far, in the session output format.
+        streaming: More audio may still arrive for it. Having played all of such an
+            item's received audio is not having heard all of it: the server generated
+            more, which the user did not hear.
     """
 
     item_id: str
     content_index: int
     response_id: str
     bytes_received: int = 0
+    streaming: bool = False
 
     def received_ms(self, bytes_per_ms: float) -> int:
         """Return the whole milliseconds of audio received for this item (floored)."""
@@ -96,7 +100,9 @@ def truncation_plan(
         For the item being heard, a truncate at ``min(played in item, received)`` ms
         (floored); for items not heard at all, a delete; nothing for fully played items.
         A later content part of an item already partly heard gets no action, since
-        deleting the item would also erase what the user heard.
+        deleting the item would also erase what the user heard. An item still
+        streaming whose received audio was all played is truncated at what was
+        received: the rest was generated but never reached the user.
     """
     if bytes_per_ms <= 0:
         raise ValueError("bytes_per_ms must be positive")
@@ -107,7 +113,7 @@ def truncation_plan(
         duration_ms = item.bytes_received / bytes_per_ms
         played_in_item = played_ms - offset_ms
         offset_ms += duration_ms
-        if played_in_item >= duration_ms - _EPSILON_MS:
+        if played_in_item >= duration_ms - _EPSILON_MS and not item.streaming:
             heard_item_ids.add(item.item_id)
             continue
         audio_end_ms = min(math.floor(played_in_item), item.received_ms(bytes_per_ms))
@@ -198,12 +204,36 @@ class PlaybackTracker:
         key = (item_id, content_index)
         item = self._by_key.get(key)
         if item is None:
-            item = AudioItem(item_id, content_index, response_id)
+            # Audio comes part after part: a new part means the previous one ended.
+            if self._items:
+                self._items[-1].streaming = False
+            item = AudioItem(item_id, content_index, response_id, streaming=True)
             self._by_key[key] = item
             self._items.append(item)
         item.bytes_received += nbytes
         self._queued_bytes += nbytes
         return True
+
+    def on_audio_done(self, item_id: str, content_index: int) -> None:
+        """Record ``response.output_audio.done``: the part's audio is complete.
+
+        Args:
+            item_id: Item of the audio part.
+            content_index: Content index of the part.
+        """
+        item = self._by_key.get((item_id, content_index))
+        if item is not None:
+            item.streaming = False
+
+    def on_response_done(self, response_id: str) -> None:
+        """Record that a response ended: none of its items gets more audio.
+
+        Args:
+            response_id: The response of ``response.done``.
+        """
+        for item in self._items:
+            if item.response_id == response_id:
+                item.streaming = False
 
     def on_playback_started(self, now: float) -> None:
         """Record that the transport started playing (BotStartedSpeakingFrame).

@@ -86,6 +86,7 @@ class ServerEventInputs(SessionBase):
             ev.ResponseCreated: self._on_response_created,
             ev.ResponseOutputItemAdded: self._on_output_item_added,
             ev.ResponseFunctionCallArgumentsDone: self._on_arguments_done,
+            ev.ResponseAudioDone: self._on_audio_done,
             ev.ResponseDone: self._on_response_done,
             ev.ErrorEvent: self._on_error,
         }
@@ -418,9 +419,13 @@ class ServerEventInputs(SessionBase):
             return
         out.append(RunFunctionCall(pending.call_id, pending.name, pending.arguments))
 
+    def _on_audio_done(self, event: ev.ResponseAudioDone, now: float, out: list[Action]) -> None:
+        self._playback.on_audio_done(event.item_id, event.content_index)
+
     def _on_response_done(self, event: ev.ResponseDone, now: float, out: list[Action]) -> None:
         response = event.response
         response_id = response.id or ""
+        self._playback.on_response_done(response_id)
         outcome = self._out_of_band.on_done(response_id, response.status)
         if outcome is not None:
             out.append(OutOfBandResult(outcome.request_id, outcome.text, outcome.error))

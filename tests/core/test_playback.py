@@ -111,12 +111,38 @@ class TestPlaybackTracker:
         tracker.on_playback_started(0.0)
         assert tracker.plan_interruption(now=0.9) == [TruncateItem("b", 0, 500)]
 
-    def test_played_past_received_is_capped(self) -> None:
+    def test_played_past_complete_audio_is_capped(self) -> None:
         tracker = PlaybackTracker(PCM24K)
         tracker.on_playback_started(0.0)
         tracker.on_audio("a", 0, "r1", 48 * 2450 + 20)
-        # The clock says 2.535 s but only 2450 ms arrived: nothing left to cut.
+        tracker.on_audio_done("a", 0)
+        # The clock says 2.535 s but the item had only 2450 ms: nothing left to cut.
         assert tracker.plan_interruption(now=2.535) == []
+
+    def test_played_past_audio_still_streaming_truncates_at_what_arrived(self) -> None:
+        # The network fell behind the playback clock: the server generated more than
+        # arrived, and the user heard only what arrived.
+        tracker = PlaybackTracker(PCM24K)
+        tracker.on_playback_started(0.0)
+        tracker.on_audio("a", 0, "r1", 48 * 2450 + 20)
+        assert tracker.plan_interruption(now=2.535) == [TruncateItem("a", 0, 2450)]
+
+    def test_response_done_ends_the_streaming_of_its_items(self) -> None:
+        tracker = PlaybackTracker(PCM24K)
+        tracker.on_playback_started(0.0)
+        tracker.on_audio("a", 0, "r1", 48 * 500)
+        tracker.on_audio("x", 0, "r2", 48 * 500)
+        tracker.on_response_done("r2")
+        assert [i.streaming for i in tracker.items] == [False, False]
+        assert tracker.plan_interruption(now=5.0) == []
+
+    def test_a_new_part_ends_the_streaming_of_the_one_before(self) -> None:
+        tracker = PlaybackTracker(PCM24K)
+        tracker.on_playback_started(0.0)
+        tracker.on_audio("a", 0, "r1", 48 * 300)
+        tracker.on_audio("b", 0, "r1", 48 * 300)
+        # b is still streaming, so having played past it is truncated at its 300 ms.
+        assert tracker.plan_interruption(now=1.0) == [TruncateItem("b", 0, 300)]
 
     def test_plan_resets_state_and_late_audio_of_interrupted_response_is_dropped(self) -> None:
         tracker = PlaybackTracker(PCM24K)
@@ -200,6 +226,7 @@ class TestPlaybackTracker:
         tracker.on_audio("a", 0, "r1", 48 * 500)
         tracker.on_playback_started(0.0)
         tracker.on_audio("b", 0, "r2", 48 * 1000)
+        tracker.on_response_done("r2")
         assert tracker.plan_interruption(now=2.4) == []
 
     def test_second_start_while_playing_keeps_first_start(self) -> None:

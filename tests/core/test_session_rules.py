@@ -212,9 +212,27 @@ def test_audio_never_heard_is_deleted_and_a_played_out_reply_is_left_alone():
     kit.finish_response("resp_1")
     kit.start_response("resp_2")
     kit.audio("resp_2", "item_c", 100)
+    kit.finish_response("resp_2")
     kit.session.bot_started_speaking(1.0)
     kit.session.bot_stopped_speaking(1.2)
     assert sent(kit.session.interruption(2.0)) == []
+
+
+def test_audio_still_streaming_when_the_network_fell_behind_is_truncated_at_what_arrived():
+    kit = Kit()
+    kit.connect()
+    kit.start_response("resp_1")
+    kit.audio("resp_1", "item_a", 200)
+    kit.session.bot_started_speaking(0.0)
+    # 500 ms of wall time, 200 ms of audio arrived: the user heard all 200 of a reply
+    # the server kept generating.
+    barge = kit.session.interruption(0.5)
+    [truncate] = sent(barge)
+    assert (truncate.type, truncate.item_id, truncate.audio_end_ms) == (
+        "conversation.item.truncate",
+        "item_a",
+        200,
+    )
 
 
 def test_manual_turns_commit_once_and_an_interruption_clears_and_cancels():
