@@ -1,4 +1,4 @@
-"""Every frame of the recorded OpenAI and Azure GA sessions parses to its model and round-trips."""
+"""Every frame of the recorded sessions (OpenAI, Azure, xAI) parses to its model and round-trips."""
 
 from pathlib import Path
 from typing import Any
@@ -99,3 +99,33 @@ def test_xai_response_lifecycle_events_parse_despite_schema_deviations() -> None
                 assert event.to_dict() == data
                 seen.add(data["type"])
     assert seen == lifecycle
+
+
+def _xai_files() -> list[Path]:
+    folder = RECORDED_DIR / "xai"
+    files = sorted(folder.glob("*.yaml")) + sorted((RECORDED_DIR / "parity").glob("*--xai-*.yaml"))
+    return files or [folder / "missing.yaml"]
+
+
+@pytest.mark.parametrize("path", _xai_files(), ids=_recording_id)
+def test_every_received_xai_frame_parses_and_round_trips(path: Path) -> None:
+    # xAI sends `ping`, which no OpenAI model describes; every other frame is known.
+    frames = _frames(path, "received")
+    assert frames
+    for data in frames:
+        event = parse_server_event(data)
+        assert not isinstance(event, MalformedEvent), (data["type"], event)
+        if isinstance(event, UnknownServerEvent):
+            assert data["type"] == "ping"
+        else:
+            expected_cls = FAST_DELTA_TYPES.get(data["type"]) or SERVER_EVENT_TYPES[data["type"]]
+            assert type(event) is expected_cls
+        assert event.to_dict() == data
+
+
+@pytest.mark.parametrize("path", _xai_files(), ids=_recording_id)
+def test_sent_xai_frames_are_known_client_events(path: Path) -> None:
+    for data in _frames(path, "sent"):
+        event = parse_client_event(data)
+        assert not isinstance(event, MalformedEvent), (data["type"], event)
+        assert type(event) is CLIENT_EVENT_TYPES[data["type"]], data["type"]
