@@ -5,8 +5,8 @@ Same pipeline as ``foundational_bot.py``; only the service differs::
     .venv/bin/pip install -e ".[examples]"
     export AZURE_OPENAI_ENDPOINT=https://my-resource.openai.azure.com
     export AZURE_OPENAI_API_KEY=...               # or sign in for an Entra ID token
-    export AZURE_REALTIME_DEPLOYMENT=gpt-realtime  # your realtime deployment
-    export AZURE_TRANSCRIPTION_DEPLOYMENT=gpt-4o-transcribe  # optional
+    export AZURE_REALTIME_DEPLOYMENT=gpt-realtime-2.1  # your realtime deployment
+    export AZURE_TRANSCRIPTION_DEPLOYMENT=gpt-realtime-whisper  # optional
     .venv/bin/python examples/azure_bot.py
 
 then open http://localhost:7860 and click Connect. ``AZURE_OPENAI_ENDPOINT`` may also be
@@ -59,7 +59,7 @@ def build_service() -> AzureRealtimeLLMService:
     service = AzureRealtimeLLMService(
         token_provider=token_provider,
         settings=AzureRealtimeLLMService.Settings(
-            model=os.environ.get("AZURE_REALTIME_DEPLOYMENT", "gpt-realtime"),
+            model=os.environ.get("AZURE_REALTIME_DEPLOYMENT", "gpt-realtime-2.1"),
             system_instruction=INSTRUCTIONS,
             session_properties=events.SessionProperties(
                 audio=events.AudioConfiguration(

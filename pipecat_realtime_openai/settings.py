@@ -22,9 +22,9 @@ from pipecat.services.settings import LLMSettings
 from pipecat.utils.types import NOT_GIVEN, NotGiven, is_given
 from pydantic import BaseModel
 
-from pipecat_realtime_openai.protocol.session import SessionProperties
+from pipecat_realtime_openai.protocol.session import DEFAULT_REALTIME_MODEL, SessionProperties
 
-DEFAULT_MODEL = "gpt-realtime-2.1"
+DEFAULT_MODEL = DEFAULT_REALTIME_MODEL
 """Model used when none is configured (the same default as Pipecat's built-in service)."""
 
 

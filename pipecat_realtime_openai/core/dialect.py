@@ -47,6 +47,9 @@ class Dialect:
         voices: The built-in voice names, or None when any name may be right
             (Azure's neural voices). Other names get a warning, not a refusal:
             custom voices have ids of their own.
+        openai_models: Whether model names are OpenAI's, so OpenAI's shutdown dates
+            apply (an Azure deployment is a name the user chose; Azure and xAI retire
+            models on schedules of their own).
     """
 
     name: str
@@ -57,6 +60,7 @@ class Dialect:
     resumes_conversation: bool = False
     pcm_rates: tuple[int, ...] = (24000,)
     voices: tuple[str, ...] | None = OPENAI_VOICES
+    openai_models: bool = True
 
     def session_warnings(self, session: Mapping[str, Any]) -> list[str]:
         """Say what in a wanted session this server will not take.
@@ -94,13 +98,17 @@ class Dialect:
 OPENAI = Dialect("openai", "OpenAI")
 """OpenAI (``wss://api.openai.com/v1/realtime``)."""
 
-AZURE = Dialect("azure", "Azure OpenAI", response_modalities=False)
+AZURE = Dialect("azure", "Azure OpenAI", response_modalities=False, openai_models=False)
 """Azure OpenAI's v1 endpoint (``/openai/v1/realtime?model=<deployment>``)."""
 
-AZURE_PREVIEW = Dialect("azure-preview", "Azure OpenAI (preview)", wire_shape="beta")
+AZURE_PREVIEW = Dialect(
+    "azure-preview", "Azure OpenAI (preview)", wire_shape="beta", openai_models=False
+)
 """Azure OpenAI's legacy preview endpoint (``/openai/realtime?api-version=...``)."""
 
-VOICE_LIVE = Dialect("voice-live", "Azure Voice Live", response_modalities=False, voices=None)
+VOICE_LIVE = Dialect(
+    "voice-live", "Azure Voice Live", response_modalities=False, voices=None, openai_models=False
+)
 """Azure Voice Live (``/voice-live/realtime``): neural voices as objects, Azure VAD types."""
 
 XAI = Dialect(
@@ -111,6 +119,7 @@ XAI = Dialect(
     resumes_conversation=True,
     pcm_rates=XAI_PCM_RATES,
     voices=XAI_VOICES,
+    openai_models=False,
 )
 """xAI Grok voice (``wss://api.x.ai/v1/realtime``)."""
 

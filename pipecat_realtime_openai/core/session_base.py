@@ -19,8 +19,9 @@ from __future__ import annotations
 import base64
 import itertools
 import random
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import date
 from typing import Any, Literal
 
 from loguru import logger
@@ -65,6 +66,7 @@ from pipecat_realtime_openai.core.reconnect import (
     ReconnectPlanner,
 )
 from pipecat_realtime_openai.core.responses import ResponseRequests
+from pipecat_realtime_openai.core.retirements import session_retirement_warnings
 from pipecat_realtime_openai.core.rollover import Activity, RolloverSchedule
 from pipecat_realtime_openai.core.server_conversation import ServerConversation
 from pipecat_realtime_openai.core.session_config import (
@@ -150,6 +152,7 @@ class SessionBase:
             packs it (for models that lose their audio output after many text items).
         rng: Source of backoff jitter (seed it in tests).
         dialect: The provider's way of speaking the protocol (OpenAI's by default).
+        today: Today's date (for warnings about models that shut down).
     """
 
     def __init__(
@@ -168,9 +171,13 @@ class SessionBase:
         context_seed: ContextSeed = "items",
         rng: random.Random | None = None,
         dialect: Dialect = OPENAI,
+        today: Callable[[], date] = date.today,
     ) -> None:
         self._name = name
         self._dialect = dialect
+        self._today = today
+        # Each retiring model is named once per service, not on every session update.
+        self._retirements_told: set[str] = set()
         self._phase = PhaseTracker(name)
         self._event_ids = itertools.count(1)
         # The configuration wanted, and what the server was told on this connection.
@@ -332,6 +339,8 @@ class SessionBase:
         warnings = plan.warnings
         if plan.session is not None:
             warnings = warnings + self._dialect.session_warnings(plan.session)
+            if self._dialect.openai_models:
+                warnings = warnings + self._retirement_warnings(plan.session)
         for warning in warnings:
             logger.warning(f"{self._name}: {warning}")
         if plan.session is None:
@@ -348,6 +357,13 @@ class SessionBase:
         )
         self._config.on_sent(plan.session)
         self._apply_formats(out)
+
+    def _retirement_warnings(self, session: Mapping[str, Any]) -> list[str]:
+        told = self._retirements_told
+        found = session_retirement_warnings(self._model, session, self._today())
+        fresh = [warning for model, warning in found.items() if model not in told]
+        told.update(found)
+        return fresh
 
     def _apply_formats(self, out: list[Action]) -> None:
         props = self._effective()

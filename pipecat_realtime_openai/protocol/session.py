@@ -36,6 +36,9 @@ MaxOutputTokens: TypeAlias = int | Literal["inf"]
 OPENAI_PCM_RATE = 24000
 """The only sample rate OpenAI accepts for ``audio/pcm``."""
 
+DEFAULT_REALTIME_MODEL = "gpt-realtime-2.1"
+"""The current realtime model, used when none is configured."""
+
 DEFAULT_TRANSCRIPTION_MODEL = "gpt-realtime-whisper"
 """Transcription model used when none is given (same default as Pipecat's built-in service)."""
 

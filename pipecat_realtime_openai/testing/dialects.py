@@ -29,6 +29,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
+from pipecat_realtime_openai.protocol.session import DEFAULT_TRANSCRIPTION_MODEL
 from pipecat_realtime_openai.protocol.shapes import session_from_xai
 from pipecat_realtime_openai.testing.server_events import error_event, make_event
 
@@ -388,7 +389,7 @@ class XaiDialect(SimDialect):
         transcription = (audio.get("input") or {}).get("transcription")
         if isinstance(transcription, dict):
             # xAI's transcription models are its own; the GA machine knows OpenAI's.
-            audio["input"]["transcription"] = {"model": "gpt-4o-transcribe"}
+            audio["input"]["transcription"] = {"model": DEFAULT_TRANSCRIPTION_MODEL}
         for side in ("input", "output"):
             fmt = (audio.get(side) or {}).get("format")
             if isinstance(fmt, dict) and fmt.get("type") == "audio/pcm":

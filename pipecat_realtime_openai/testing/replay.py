@@ -228,7 +228,7 @@ class RecordingReplayServer(LocalServerLifecycle):
     Use it as an async context manager and point the client at :attr:`base_url`::
 
         async with RecordingReplayServer(load_recording(path)) as server:
-            ...  # connect to f"{server.base_url}?model=gpt-realtime"
+            ...  # connect to f"{server.base_url}?model=gpt-realtime-2.1"
             await server.wait_until_done(timeout=5)
 
     Any ``model`` query parameter and any ``Authorization: Bearer`` key (or Azure

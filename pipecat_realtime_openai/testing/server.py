@@ -13,6 +13,10 @@ from loguru import logger
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.http11 import Request, Response
 
+from pipecat_realtime_openai.protocol.session import (
+    DEFAULT_REALTIME_MODEL,
+    DEFAULT_TRANSCRIPTION_MODEL,
+)
 from pipecat_realtime_openai.testing.connection import Pace, SimulatedConnection
 from pipecat_realtime_openai.testing.dialects import PATHS, DialectServerState, make_dialect
 from pipecat_realtime_openai.testing.faults import Faults
@@ -24,7 +28,7 @@ from pipecat_realtime_openai.testing.transcription import TranscriptQueue
 
 REALTIME_PATH = "/v1/realtime"
 AZURE_DIALECTS = ("azure", "azure-preview", "voice-live")
-DEFAULT_MODEL = "gpt-realtime"
+DEFAULT_MODEL = DEFAULT_REALTIME_MODEL
 INVALID_KEY_MESSAGE = (
     "Incorrect API key provided. You can find your API key at"
     " https://platform.openai.com/account/api-keys."
@@ -68,7 +72,7 @@ class RealtimeSimulator(LocalServerLifecycle):
         rate_limits: bool = False,
         dialect: str = "openai",
         tokens: Callable[[str], bool] | Collection[str] | None = None,
-        deployments: tuple[str, ...] = ("gpt-realtime", "gpt-4o-transcribe"),
+        deployments: tuple[str, ...] = (DEFAULT_REALTIME_MODEL, DEFAULT_TRANSCRIPTION_MODEL),
     ) -> None:
         """Configure the simulator (nothing listens until `start`).
 

@@ -53,11 +53,13 @@ class Kit:
         **options: Constructor options of ``RealtimeSession``.
     """
 
-    def __init__(self, session: dict[str, Any] | None = None, **options: Any) -> None:
+    def __init__(
+        self, session: dict[str, Any] | None = None, model: str = MODEL, **options: Any
+    ) -> None:
         self.now = 0.0
         self.session = RealtimeSession(
             session if session is not None else {"type": "realtime"},
-            model=MODEL,
+            model=model,
             name="test",
             **options,
         )

@@ -36,6 +36,10 @@ from pipecat_realtime_openai import (
     events,
 )
 from pipecat_realtime_openai.core.reconnect import ReconnectOptions
+from pipecat_realtime_openai.protocol.session import (
+    DEFAULT_REALTIME_MODEL,
+    DEFAULT_TRANSCRIPTION_MODEL,
+)
 from pipecat_realtime_openai.testing import (
     FunctionCall,
     RealtimeSimulator,
@@ -67,7 +71,7 @@ def _transcribed(model: str) -> events.SessionProperties:
 
 def _openai(sim, key, **kwargs):
     settings = OpenAIRealtimeLLMService.Settings(
-        session_properties=_transcribed("gpt-4o-transcribe")
+        session_properties=_transcribed(DEFAULT_TRANSCRIPTION_MODEL)
     )
     return OpenAIRealtimeLLMService(
         api_key=key, base_url=sim.base_url, settings=settings, reconnect=FAST, **kwargs
@@ -77,7 +81,7 @@ def _openai(sim, key, **kwargs):
 def _azure(sim, key, **kwargs):
     # On Azure the transcription model names a deployment (the simulator's).
     settings = AzureRealtimeLLMService.Settings(
-        model="gpt-realtime", session_properties=_transcribed("gpt-4o-transcribe")
+        model=DEFAULT_REALTIME_MODEL, session_properties=_transcribed(DEFAULT_TRANSCRIPTION_MODEL)
     )
     return AzureRealtimeLLMService(
         api_key=key, base_url=sim.base_url, settings=settings, reconnect=FAST, **kwargs
