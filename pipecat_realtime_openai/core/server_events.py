@@ -88,6 +88,7 @@ class ServerEventInputs(SessionBase):
             ev.ResponseFunctionCallArgumentsDone: self._on_arguments_done,
             ev.ResponseAudioDone: self._on_audio_done,
             ev.ResponseDone: self._on_response_done,
+            ev.RateLimitsUpdated: self._on_rate_limits,
             ev.ErrorEvent: self._on_error,
         }
 
@@ -462,6 +463,10 @@ class ServerEventInputs(SessionBase):
         if self._calls.on_response_done(response_id):
             self._request_response(out)
         self._send_out_of_band(out)
+
+    def _on_rate_limits(self, event: ev.RateLimitsUpdated, now: float, out: list[Action]) -> None:
+        # A bot near its token limit can shorten replies or shed load before it is refused.
+        out.append(Notify("on_rate_limits_updated", (list(event.rate_limits or []),)))
 
     # -- errors ------------------------------------------------------------------------------
 

@@ -75,6 +75,9 @@ class OpenAIRealtimeLLMService(FrameTranslator):
       ``on_reconnected(service, info)`` once the conversation is restored; ``info`` is
       a :class:`~pipecat_realtime_openai.core.reconnect.ReconnectInfo` (attempt, reason,
       delay, downtime).
+    - ``on_rate_limits_updated(service, rate_limits)`` on each ``rate_limits.updated``:
+      ``rate_limits`` is the server's list of dicts (``name``, ``limit``, ``remaining``,
+      ``reset_seconds``).
 
     Example::
 
@@ -223,6 +226,7 @@ class OpenAIRealtimeLLMService(FrameTranslator):
         self._register_event_handler("on_conversation_item_updated")
         self._register_event_handler("on_reconnecting")
         self._register_event_handler("on_reconnected")
+        self._register_event_handler("on_rate_limits_updated")
 
     # -- public API ------------------------------------------------------------------
 

@@ -182,7 +182,9 @@ def apply_session_update(
         return current, error
     voice = (audio.get("output") or {}).get("voice")
     if voice is not None:
-        if voice not in VOICES:
+        # A custom voice is an object naming its id; only built-in names are listed.
+        custom = isinstance(voice, dict) and isinstance(voice.get("id"), str)
+        if not custom and voice not in VOICES:
             supported = ", ".join(f"'{name}'" for name in VOICES)
             return current, ConfigError(
                 "invalid_value",
