@@ -103,6 +103,23 @@ class UserSpeechStopped:
 
 
 @dataclass(frozen=True, slots=True)
+class SpeakerSegment:
+    """One speaker's stretch of a user audio item, from a diarizing transcription model.
+
+    Attributes:
+        speaker: The speaker label the server gave (``"A"``, ``"B"``, ...).
+        text: What that speaker said.
+        start: Start in seconds from the start of the item's audio, if given.
+        end: End in seconds, if given.
+    """
+
+    speaker: str
+    text: str
+    start: float | None = None
+    end: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class UserTranscript:
     """A transcript of the user's speech (``InterimTranscriptionFrame`` / ``TranscriptionFrame``).
 
@@ -111,12 +128,18 @@ class UserTranscript:
         final: The whole transcript of a turn.
         language: The configured transcription language code, if any.
         event: The server event it came from.
+        segments: Who said what, when the transcription model diarizes: the one
+            segment of an interim, every segment of the item on the final.
+        confidence: Of a final, the geometric mean token probability (0..1) when the
+            session includes transcription logprobs.
     """
 
     text: str
     final: bool
     language: str | None
     event: Any
+    segments: tuple[SpeakerSegment, ...] = ()
+    confidence: float | None = None
 
 
 class MetricsOp(Enum):

@@ -32,6 +32,7 @@ from pipecat_realtime_openai.core.actions import (
     RunFunctionCall,
     Send,
     SendInputAudio,
+    SpeakerSegment,
     TextOut,
     UsageReport,
     UserSpeechStarted,
@@ -49,6 +50,7 @@ from pipecat_realtime_openai.core.session_config import (
     server_interrupts_replies,
     transcription_language,
 )
+from pipecat_realtime_openai.core.transcript_confidence import transcript_confidence
 from pipecat_realtime_openai.core.usage import response_usage
 from pipecat_realtime_openai.protocol import server_events as ev
 from pipecat_realtime_openai.protocol.fast import ContentDelta
@@ -82,6 +84,7 @@ class ServerEventInputs(SessionBase):
             ev.ConversationItemInputAudioTranscriptionDelta: self._on_transcription_delta,
             ev.ConversationItemInputAudioTranscriptionCompleted: self._on_transcription_done,
             ev.ConversationItemInputAudioTranscriptionUpdated: self._on_transcription_update,
+            ev.ConversationItemInputAudioTranscriptionSegment: self._on_transcription_segment,
             ev.ConversationItemInputAudioTranscriptionFailed: self._on_transcription_failed,
             ev.ResponseCreated: self._on_response_created,
             ev.ResponseOutputItemAdded: self._on_output_item_added,
@@ -294,6 +297,20 @@ class ServerEventInputs(SessionBase):
         if isinstance(transcript, str):
             self._interim_transcript(event.item_id, transcript, event, out)
 
+    def _on_transcription_segment(
+        self,
+        event: ev.ConversationItemInputAudioTranscriptionSegment,
+        now: float,
+        out: list[Action],
+    ) -> None:
+        text = event.text.strip()
+        if not text:
+            return
+        segment = SpeakerSegment(event.speaker or "", text, event.start, event.end)
+        self._speaker_segments.setdefault(event.item_id, []).append(segment)
+        language = transcription_language(self._effective())
+        out.append(UserTranscript(text, False, language, event, (segment,)))
+
     def _interim_transcript(
         self, item_id: str, transcript: str, event: Any, out: list[Action]
     ) -> None:
@@ -316,17 +333,20 @@ class ServerEventInputs(SessionBase):
             self._interim_transcript(event.item_id, event.transcript, event, out)
             return
         self._interim_transcripts.pop(event.item_id, None)
+        segments = tuple(self._speaker_segments.pop(event.item_id, ()))
         out.append(Notify("on_conversation_item_updated", (event.item_id, None)))
         self._conversation.sync.remember_spoken(event.transcript, (event.item_id,))
         self._conversation.mirror.on_input_transcript(
             event.item_id, event.content_index, event.transcript
         )
         language = transcription_language(self._effective())
-        out.append(UserTranscript(event.transcript, True, language, event))
+        confidence = transcript_confidence(event.logprobs)
+        out.append(UserTranscript(event.transcript, True, language, event, segments, confidence))
 
     def _on_transcription_failed(
         self, event: ev.ConversationItemInputAudioTranscriptionFailed, now: float, out: list[Action]
     ) -> None:
+        self._speaker_segments.pop(event.item_id, None)
         hint = ""
         if event.error.code == "DeploymentNotFound":
             # Azure: the transcription model must name a deployment of the resource.

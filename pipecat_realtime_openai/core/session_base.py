@@ -42,6 +42,7 @@ from pipecat_realtime_openai.core.actions import (
     RetrievalFailed,
     Send,
     SendInputAudio,
+    SpeakerSegment,
 )
 from pipecat_realtime_openai.core.dialect import OPENAI, Dialect
 from pipecat_realtime_openai.core.errors import (
@@ -221,6 +222,7 @@ class SessionBase:
         self._local_speech = False
         # The latest interim transcript of each user item still being transcribed.
         self._interim_transcripts: dict[str, str] = {}
+        self._speaker_segments: dict[str, list[SpeakerSegment]] = {}
         # Assistant output.
         out = output_format(props)
         self._decoder = OutputAudioDecoder(out)
@@ -557,6 +559,7 @@ class SessionBase:
         """
         self._config.reset()
         self._interim_transcripts.clear()
+        self._speaker_segments.clear()
         self._input.reset(keep_held=keep_conversation)
         if keep_conversation:
             self._calls.reset()

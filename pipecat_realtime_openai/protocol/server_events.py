@@ -196,6 +196,21 @@ class ConversationItemInputAudioTranscriptionCompleted(ServerEvent):
     usage: dict[str, Any] | None = None
 
 
+class ConversationItemInputAudioTranscriptionSegment(ServerEvent):
+    """One speaker's stretch of a user audio item (diarizing transcription models)."""
+
+    type: Literal["conversation.item.input_audio_transcription.segment"] = (
+        "conversation.item.input_audio_transcription.segment"
+    )
+    item_id: str
+    text: str
+    content_index: int = 0
+    id: str | None = None
+    speaker: str | None = None
+    start: float | None = None
+    end: float | None = None
+
+
 class ConversationItemInputAudioTranscriptionUpdated(ServerEvent):
     """xAI: the transcript of a user audio item so far (each one replaces the last)."""
 
@@ -430,6 +445,7 @@ SERVER_EVENT_TYPES: dict[str, type[ServerEvent]] = {
         ConversationItemInputAudioTranscriptionDelta,
         ConversationItemInputAudioTranscriptionCompleted,
         ConversationItemInputAudioTranscriptionUpdated,
+        ConversationItemInputAudioTranscriptionSegment,
         ConversationItemInputAudioTranscriptionFailed,
         InputAudioBufferSpeechStarted,
         InputAudioBufferSpeechStopped,

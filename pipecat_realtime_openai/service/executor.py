@@ -16,6 +16,7 @@ carried out.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, get_args
@@ -173,6 +174,8 @@ class ActionExecutor(LLMService[OpenAIRealtimeLLMAdapter]):
                 language=language,
                 result=action.event,
             )
+            if action.segments:
+                interim.metadata["speaker"] = action.segments[0].speaker
             await self.push_frame(interim, FrameDirection.UPSTREAM)
             return
         frame = TranscriptionFrame(
@@ -183,6 +186,11 @@ class ActionExecutor(LLMService[OpenAIRealtimeLLMAdapter]):
             result=action.event,
             finalized=True,
         )
+        if action.segments:
+            frame.metadata["speakers"] = list(dict.fromkeys(s.speaker for s in action.segments))
+            frame.metadata["segments"] = [dataclasses.asdict(s) for s in action.segments]
+        if action.confidence is not None:
+            frame.metadata["confidence"] = action.confidence
         await self.push_frame(frame, FrameDirection.UPSTREAM)
         await self._trace_user_transcription(action.text, True, language)
 

@@ -303,7 +303,19 @@ class RealtimeSessionState:
         if not isinstance(outcome, TranscriptionFailure):
             # The stored item learns its transcript now; the events announce it later.
             part["transcript"] = outcome
-        return transcription_events(item_id, outcome, audio_ms, make_event)
+        model = self.session["audio"]["input"]["transcription"].get("model") or ""
+        logprobs = "item.input_audio_transcription.logprobs" in (self.session.get("include") or [])
+        early, late = transcription_events(
+            item_id,
+            outcome,
+            audio_ms,
+            make_event,
+            diarize="diarize" in str(model),
+            logprobs=logprobs,
+        )
+        if late and "transcript" in late[0]:
+            part["transcript"] = late[0]["transcript"]  # without diarization labels
+        return early, late
 
     def _on_input_audio_buffer_commit(self, data: dict[str, Any]) -> list[Event]:
         if not self.buffer.can_commit():
