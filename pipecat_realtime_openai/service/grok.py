@@ -166,30 +166,20 @@ class GrokRealtimeLLMService(OpenAIRealtimeLLMService):
             setup: The pipeline's setup, with its sample rates.
         """
         await super().setup(setup)
-        if self._match_pipeline_rates(setup.audio_in_sample_rate, setup.audio_out_sample_rate):
-            await self._execute(
-                self._core.session_wanted(self._app.initial_session(), self._app.model)
+        in_rate, out_rate = setup.audio_in_sample_rate, setup.audio_out_sample_rate
+        if await self._rewrite_session(lambda session: _pcm_at(session, in_rate, out_rate)):
+            logger.debug(
+                f"{self}: PCM at {in_rate} Hz in, {out_rate} Hz out (the pipeline's rates)"
             )
 
-    def _match_pipeline_rates(self, in_rate: int, out_rate: int) -> bool:
-        """Give the session PCM formats at the pipeline's rates where it names none."""
-        session = self._settings.session_properties
-        if not isinstance(session, SessionProperties):
-            return False
-        data = session.model_copy(update={"tools": None}).to_dict()
-        data.pop("tools", None)
-        audio = data.setdefault("audio", {})
-        changed = False
-        for side, rate in (("input", in_rate), ("output", out_rate)):
-            part = audio.setdefault(side, {})
-            if part.get("format") is None and rate in XAI_PCM_RATES:
-                part["format"] = {"type": "audio/pcm", "rate": rate}
-                changed = True
-        if not changed:
-            return False
-        tools = session.tools
-        updated = SessionProperties.model_validate(data)
-        updated.tools = tools
-        self._settings.session_properties = updated
-        logger.debug(f"{self}: PCM at {in_rate} Hz in, {out_rate} Hz out (the pipeline's rates)")
-        return True
+
+def _pcm_at(session: dict[str, Any], in_rate: int, out_rate: int) -> dict[str, Any] | None:
+    """Give the session PCM formats at the pipeline's rates where it names none."""
+    audio = session.setdefault("audio", {})
+    changed = False
+    for side, rate in (("input", in_rate), ("output", out_rate)):
+        part = audio.setdefault(side, {})
+        if part.get("format") is None and rate in XAI_PCM_RATES:
+            part["format"] = {"type": "audio/pcm", "rate": rate}
+            changed = True
+    return session if changed else None

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, cast, get_args
 
 from loguru import logger
@@ -35,9 +35,10 @@ from pipecat_realtime_openai.core.dialect import DIALECTS, OPENAI, Dialect
 from pipecat_realtime_openai.core.reconnect import ReconnectOptions
 from pipecat_realtime_openai.core.session import RealtimeSession
 from pipecat_realtime_openai.core.session_base import ContextSeed
+from pipecat_realtime_openai.core.telephony import telephony_session
 from pipecat_realtime_openai.protocol.client_events import ClientEvent
 from pipecat_realtime_openai.protocol.items import ConversationItem
-from pipecat_realtime_openai.protocol.session import ImageDetail
+from pipecat_realtime_openai.protocol.session import ImageDetail, SessionProperties
 from pipecat_realtime_openai.protocol.shapes import encoder_for
 from pipecat_realtime_openai.service.application import ApplicationContext
 from pipecat_realtime_openai.service.context import (
@@ -398,7 +399,42 @@ class OpenAIRealtimeLLMService(FrameTranslator):
             frame: The start frame.
         """
         await super().start(frame)
+        rates = (frame.audio_in_sample_rate, frame.audio_out_sample_rate)
+        telephone = await self._rewrite_session(
+            lambda session: telephony_session(session, *rates, self._core.dialect)
+        )
+        if telephone:
+            logger.info(
+                f"{self}: the pipeline runs at 8 kHz: audio/pcmu both ways, no resampling "
+                "(name audio formats in session_properties to choose others)"
+            )
         await self._connect()
+
+    async def _rewrite_session(
+        self, rewrite: Callable[[dict[str, Any]], dict[str, Any] | None]
+    ) -> bool:
+        """Replace the settings' session by ``rewrite`` of its wire dict, before connecting.
+
+        Args:
+            rewrite: Returns the new session wire dict, or None to keep the session.
+
+        Returns:
+            True when the session was replaced (the core has been told).
+        """
+        session = self._settings.session_properties
+        if not isinstance(session, SessionProperties):
+            return False
+        # Tools stay as objects: their wire form is the adapter's business.
+        data = session.model_copy(update={"tools": None}).to_dict()
+        data.pop("tools", None)
+        updated = rewrite(data)
+        if updated is None:
+            return False
+        replaced = SessionProperties.model_validate(updated)
+        replaced.tools = session.tools
+        self._settings.session_properties = replaced
+        await self._execute(self._core.session_wanted(self._app.initial_session(), self._app.model))
+        return True
 
     async def stop(self, frame: EndFrame) -> None:
         """Send any held-back audio, then close the session.

@@ -58,12 +58,17 @@ class Recorder(FrameProcessor):
 class Harness:
     """Runs ``[up-recorder, processors..., down-recorder]`` in a real pipeline worker."""
 
-    def __init__(self, *processors: FrameProcessor, observers: list[Any] | None = None) -> None:
+    def __init__(
+        self,
+        *processors: FrameProcessor,
+        observers: list[Any] | None = None,
+        params: PipelineParams | None = None,
+    ) -> None:
         self.up = Recorder(FrameDirection.UPSTREAM)
         self.down = Recorder(FrameDirection.DOWNSTREAM)
         self.worker = PipelineWorker(
             Pipeline([self.up, *processors, self.down]),
-            params=PipelineParams(enable_metrics=True, enable_usage_metrics=True),
+            params=params or PipelineParams(enable_metrics=True, enable_usage_metrics=True),
             observers=observers or [],
             cancel_on_idle_timeout=False,
             enable_rtvi=False,
@@ -138,8 +143,12 @@ async def harnesses() -> AsyncIterator[Callable[..., Harness]]:
     """Factory of harnesses; any still running when the test ends is stopped."""
     created: list[Harness] = []
 
-    def factory(*processors: FrameProcessor, observers: list[Any] | None = None) -> Harness:
-        harness = Harness(*processors, observers=observers)
+    def factory(
+        *processors: FrameProcessor,
+        observers: list[Any] | None = None,
+        params: PipelineParams | None = None,
+    ) -> Harness:
+        harness = Harness(*processors, observers=observers, params=params)
         created.append(harness)
         return harness
 
