@@ -298,6 +298,10 @@ class VoiceLiveDialect(SimDialect):
         return [event]
 
 
+XAI_SERVER_TOOLS = ("web_search", "x_search", "file_search")
+"""Tools xAI runs on its side (searches of the web, of X, of uploaded files)."""
+
+
 class XaiDialect(SimDialect):
     """xAI Grok voice."""
 
@@ -312,6 +316,8 @@ class XaiDialect(SimDialect):
         asked: str | None = (query.get("conversation_id") or [None])[0]  # type: ignore[list-item]
         self._resumed = asked if asked in server.conversations else None
         self._replayed = False
+        # xAI runs these itself; the GA state machine knows only function tools.
+        self._server_tools: list[dict[str, Any]] | None = None
 
     def model(self, default: str) -> str:
         """The model (or deployment) the connection URL names."""
@@ -368,6 +374,12 @@ class XaiDialect(SimDialect):
             return None, [_unknown_parameter("session.type", data)]
         if isinstance(session.get("resumption"), dict):
             self._resumption = session.pop("resumption").get("enabled") is True
+        if isinstance(session.get("tools"), list):
+            tools = session["tools"]
+            self._server_tools = [
+                t for t in tools if isinstance(t, dict) and t.get("type") in XAI_SERVER_TOOLS
+            ]
+            session["tools"] = [t for t in tools if t not in self._server_tools]
         voice = session.get("voice")
         if voice is not None:
             if voice not in XAI_VOICES:
@@ -484,7 +496,7 @@ class XaiDialect(SimDialect):
             "model": self.model(""),
             "modalities": ["audio"],
             "tool_choice": session.get("tool_choice", "auto"),
-            "tools": session.get("tools", []),
+            "tools": [*(self._server_tools or []), *session.get("tools", [])],
             "max_response_output_tokens": session.get("max_output_tokens", "inf"),
             "audio": {
                 "input": {

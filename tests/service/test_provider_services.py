@@ -121,3 +121,29 @@ async def test_extra_headers_and_query_reach_the_handshake():
     assert llm.url == "wss://gateway.example/v1/realtime?model=gpt-realtime-2.1&region=eu"
     assert await llm._handshake_headers() == {"Authorization": "Bearer k", "X-Team": "voice"}
     assert OpenAIRealtimeLLMService(api_key="k", dialect="xai").core.dialect.name == "xai"
+
+
+async def test_grok_server_side_tools_reach_xai_as_it_defines_them(harnesses):
+    from pipecat_realtime_openai.testing import RealtimeSimulator
+    from tests.service.conftest import Harness
+
+    server_tools = [
+        {"type": "web_search"},
+        {"type": "x_search", "allowed_x_handles": ["xai"]},
+        {"type": "file_search", "vector_store_ids": ["vs_1"]},
+    ]
+    async with RealtimeSimulator(api_key="xai-key", dialect="xai") as sim:
+        settings = GrokRealtimeLLMService.Settings(session_properties={"tools": server_tools})
+        service = GrokRealtimeLLMService(
+            api_key="xai-key", base_url=sim.base_url, settings=settings
+        )
+        harness: Harness = harnesses(service)
+        await harness.start()
+        conn = await sim.wait_for_connection()
+        update = await conn.wait_for_client_event("session.update")
+        updated = await conn.wait_for_server_event("session.updated")
+        await harness.stop()
+    assert update["session"]["tools"] == server_tools
+    assert updated["session"]["tools"] == server_tools
+    errors = [e for e in conn.server_events if e["type"] == "error"]
+    assert not errors, errors
