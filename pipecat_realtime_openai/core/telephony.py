@@ -4,8 +4,9 @@ A phone bot's pipeline runs at 8 kHz (Twilio, Telnyx, Plivo and Exotel media str
 carry 8 kHz G.711). OpenAI takes PCM only at 24 kHz, so with PCM on the session every
 input chunk is resampled 8 -> 24 kHz and every output chunk 24 -> 8 kHz, for no gain: the
 call itself is narrowband. With ``audio/pcmu`` both ways the audio stays at 8 kHz from end
-to end, a third of the bytes on the socket and no resampler on either hot path. The
-choice is made only where the session names no format: a format the user set wins.
+to end, a sixth of the bytes of 24 kHz PCM on the socket and no resampler on either
+hot path. The choice is made only where the session names no format: a format the user
+set wins.
 """
 
 from __future__ import annotations
