@@ -37,16 +37,29 @@ def _transcribed(model: str) -> OpenAIRealtimeLLMService.Settings:
     )
 
 
-async def test_segments_come_with_their_speakers(simulator, harnesses):
-    simulator.transcripts.put("A: Is the shop open today? B: Until six, yes.")
-    harness = harnesses(make_service(simulator, settings=_transcribed(DIARIZE)))
+async def _spoken_turn(simulator, harnesses, settings, transcript, *, reply=False):
+    """One user turn said to the bot; returns the harness and the connection."""
+    simulator.transcripts.put(transcript)
+    harness = harnesses(make_service(simulator, settings=settings))
     await harness.start()
     conn = await simulator.wait_for_connection()
     await conn.wait_for_server_event("session.updated")
     await harness.send(*_speech())
     await harness.up.wait_for(TranscriptionFrame)
-    await harness.down.wait_for(LLMFullResponseEndFrame)
+    if reply:
+        await harness.down.wait_for(LLMFullResponseEndFrame)
     await harness.stop()
+    return harness, conn
+
+
+async def test_segments_come_with_their_speakers(simulator, harnesses):
+    harness, conn = await _spoken_turn(
+        simulator,
+        harnesses,
+        _transcribed(DIARIZE),
+        "A: Is the shop open today? B: Until six, yes.",
+        reply=True,
+    )
     segments = [e for e in conn.server_events if e["type"].endswith("transcription.segment")]
     assert [(s["speaker"], s["text"]) for s in segments] == [
         ("A", "Is the shop open today?"),
@@ -66,30 +79,17 @@ async def test_segments_come_with_their_speakers(simulator, harnesses):
 
 
 async def test_without_diarization_the_final_carries_no_speakers(simulator, harnesses):
-    simulator.transcripts.put("is the shop open")
-    harness = harnesses(make_service(simulator, settings=_transcribed(DEFAULT_TRANSCRIPTION_MODEL)))
-    await harness.start()
-    conn = await simulator.wait_for_connection()
-    await conn.wait_for_server_event("session.updated")
-    await harness.send(*_speech())
-    await harness.up.wait_for(TranscriptionFrame)
-    await harness.stop()
+    settings = _transcribed(DEFAULT_TRANSCRIPTION_MODEL)
+    harness, _ = await _spoken_turn(simulator, harnesses, settings, "is the shop open")
     [final] = harness.up.of(TranscriptionFrame)
     assert final.text == "is the shop open"
     assert "speakers" not in final.metadata
 
 
 async def test_included_logprobs_give_the_final_transcript_a_confidence(simulator, harnesses):
-    simulator.transcripts.put("fifteen or fifty")
     settings = _transcribed(DEFAULT_TRANSCRIPTION_MODEL)
     settings.session_properties.include = ["item.input_audio_transcription.logprobs"]
-    harness = harnesses(make_service(simulator, settings=settings))
-    await harness.start()
-    conn = await simulator.wait_for_connection()
-    await conn.wait_for_server_event("session.updated")
-    await harness.send(*_speech())
-    await harness.up.wait_for(TranscriptionFrame)
-    await harness.stop()
+    harness, conn = await _spoken_turn(simulator, harnesses, settings, "fifteen or fifty")
     [final] = harness.up.of(TranscriptionFrame)
     completed = next(e for e in conn.server_events if e["type"].endswith("transcription.completed"))
     assert completed["logprobs"], "the simulator sent logprobs because the session asked"
