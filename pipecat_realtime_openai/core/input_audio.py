@@ -165,6 +165,7 @@ class InputAudio:
     def set_manual_turns(self, manual: bool) -> None:
         """Keep a pre-roll of recent audio (manual turn mode only)."""
         self._keep_preroll = manual
+        self._turn_audio.set_manual(manual)
         if not manual:
             self._preroll.clear()
 

@@ -101,7 +101,7 @@ def resumption_enabled(session: Mapping[str, Any]) -> bool:
 """How the first context reaches the server (see ``SessionBase``)."""
 
 TURN_AUDIO_KEEP_MS = 60_000
-"""Longest spoken turn whose audio can be restored (audio kept per connection)."""
+"""Longest spoken turn whose audio can be restored (kept only while the turn is open)."""
 
 
 @dataclass(slots=True)

@@ -399,7 +399,8 @@ class OpenAIRealtimeLLMService(FrameTranslator):
             frame: The start frame.
         """
         await super().start(frame)
-        rates = (frame.audio_in_sample_rate, frame.audio_out_sample_rate)
+        setup = self.processor_setup
+        rates = (setup.audio_in_sample_rate, setup.audio_out_sample_rate)
         telephone = await self._rewrite_session(
             lambda session: telephony_session(session, *rates, self._core.dialect)
         )

@@ -104,3 +104,53 @@ def test_mirror_keeps_turn_audio_within_its_budget_newest_first():
     assert [i["id"] for i in mirror.restore_plan()] == ["u2", "u3"]
     mirror.forget_input_audio()
     assert mirror.restore_plan() == []
+
+
+def _stream(turns: TurnAudio, ms: int) -> None:
+    """Write ``ms`` of ramp audio in 40 ms chunks, continuing from the current position."""
+    for _ in range(ms // 40):
+        position = int(turns.timeline.position_ms)
+        turns.timeline.on_sent(ramp(40, position))
+
+
+def test_between_turns_only_a_short_tail_is_kept():
+    turns = TurnAudio(InputAudioTimeline(PCM, keep_ms=60_000, idle_keep_ms=2_000))
+    _stream(turns, 30_000)  # 30 s of audio and no turn
+    # The tail (2 s) and at most one second of trimming slack.
+    assert turns.timeline.kept_bytes <= PCM.bytes_from_ms(3_000)
+    assert turns.timeline.kept_bytes >= PCM.bytes_from_ms(2_000)
+    # A turn whose start lies in the tail (prefix padding) is still cut whole.
+    turns.on_speech_started("item_a", 29_700)
+    _stream(turns, 1_000)
+    assert turns.on_speech_stopped("item_a", 30_800) == ramp(1_100, 29_700)
+
+
+def test_an_open_turn_is_kept_whole_up_to_the_longest_turn():
+    turns = TurnAudio(InputAudioTimeline(PCM, keep_ms=20_000, idle_keep_ms=2_000))
+    _stream(turns, 4_000)
+    turns.on_speech_started("item_long", 3_000)
+    _stream(turns, 12_000)  # a 13 s turn: far past the idle tail
+    assert turns.on_speech_stopped("item_long", 16_000) == ramp(13_000, 3_000)
+    _stream(turns, 10_000)
+    assert turns.timeline.kept_bytes <= PCM.bytes_from_ms(3_000), "released after the turn"
+    turns.on_speech_started("item_too_long", 26_000)
+    _stream(turns, 30_000)
+    assert turns.timeline.kept_bytes <= PCM.bytes_from_ms(21_000), "capped at keep_ms"
+    assert turns.on_speech_stopped("item_too_long", 56_000) is None, "its start is gone"
+
+
+def test_manual_turns_keep_the_audio_since_the_last_commit():
+    turns = TurnAudio(InputAudioTimeline(PCM, keep_ms=60_000, idle_keep_ms=2_000))
+    turns.set_manual(True)
+    turns.on_clear_sent()
+    _stream(turns, 8_000)  # one 8 s manual turn, longer than the tail
+    turns.on_commit_sent()
+    _stream(turns, 1_000)  # the commit's answer arrives a second later
+    assert turns.on_committed("item_1") == ramp(8_000)
+    _stream(turns, 10_000)
+    assert turns.timeline.kept_bytes >= PCM.bytes_from_ms(11_000), (
+        "manual: the next turn runs from the last commit"
+    )
+    turns.on_clear_sent()
+    _stream(turns, 2_000)
+    assert turns.timeline.kept_bytes <= PCM.bytes_from_ms(5_000), "a clear starts a new turn"
