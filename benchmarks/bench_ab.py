@@ -23,14 +23,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.bench_service import (
     build_rows,
-    cpu_medians,
     run_worker,
+    sample_groups,
     samples_section,
     start_simulator,
     stop_simulator,
-    summarize,
 )
-from benchmarks.bench_stats import markdown_table
+from benchmarks.bench_stats import TABLE_HEADER, markdown_table
 
 HERE = Path(__file__).resolve().parent
 
@@ -68,12 +67,11 @@ def main() -> None:
     if not other.exists():
         raise SystemExit(f"no benchmarks/bench_worker.py in {args.other}")
     runs = asyncio.run(run_rounds(args, other))
-    floor, wire = cpu_medians(runs["floor"]), cpu_medians(runs["wire"])
-    after = summarize(runs["after"], floor, wire)
-    before = summarize(runs["before"], floor, wire)
-    table = markdown_table(build_rows(after, before, floor, wire))
-    table = table.replace(
-        "| ours | built-in | ratio (ours / built-in) |", "| after | before | after / before |"
+    # The rows compare "ours" with "builtin": after and before take their places.
+    sides = {"ours": runs["after"], "builtin": runs["before"]}
+    groups = sample_groups({**sides, "floor": runs["floor"], "wire": runs["wire"]})
+    table = markdown_table(build_rows(groups)).replace(
+        TABLE_HEADER, "| metric | after | before | after / before, 95 % interval |"
     )
     print(table)
     print()

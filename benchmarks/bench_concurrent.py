@@ -25,7 +25,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.bench_stats import Row, markdown_table, median
+from benchmarks.bench_stats import Row, Statistic, estimate, markdown_table, median
 
 HERE = Path(__file__).resolve().parent
 SERVICES = ("ours", "builtin", "floor")
@@ -175,15 +175,15 @@ def table(samples: dict[tuple[str, str], list[float]], sessions: int) -> str:
     """Medians per service and path, whole pipeline and above the floor."""
     rows: list[Row] = []
     for path, label in (("output", "Output path"), ("input", "Input path")):
-        ours = median(samples[("ours", path)])
-        builtin = median(samples[("builtin", path)])
+        groups = {f"{service}.cpu": samples[(service, path)] for service in SERVICES}
         floor = median(samples[("floor", path)])
-        rows.append(
-            Row(
-                f"{label}, {sessions} sessions at real-time pace (whole pipeline)", ours, builtin, 3
-            )
-        )
-        rows.append(Row(f"... above the floor ({floor:.3f})", ours - floor, builtin - floor, 3))
+        whole = f"{label}, {sessions} sessions at real-time pace (whole pipeline)"
+        for name, statistic in (
+            (whole, Statistic("cpu")),
+            (f"... above the floor ({floor:.3f})", Statistic("cpu", kind="above", base="floor")),
+        ):
+            ours, builtin, interval = estimate(statistic, groups)
+            rows.append(Row(name, ours, builtin, 3, interval=interval))
     lines = [markdown_table(rows), "", "CPU samples (s per 100 s of audio per session):", ""]
     for (service, path), values in sorted(samples.items()):
         lines.append(f"- {service} {path}: " + ", ".join(f"{v:.3f}" for v in values))

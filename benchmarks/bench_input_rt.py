@@ -24,7 +24,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.bench_stats import Row, markdown_table, median
+from benchmarks.bench_stats import Row, Statistic, estimate, markdown_table, median
 
 SERVICES = ("floor", "ours", "builtin")
 FRAME_S = 0.02
@@ -91,11 +91,15 @@ async def run_all(args: argparse.Namespace) -> dict[str, list[float]]:
 
 def table(samples: dict[str, list[float]]) -> str:
     """Medians, whole pipeline and above the floor, then every sample."""
-    ours, builtin, floor = (median(samples[s]) for s in ("ours", "builtin", "floor"))
-    rows = [
-        Row("Input path at real-time pace, CPU s per 100 s (whole pipeline)", ours, builtin),
-        Row(f"... above the floor ({floor:.3f})", ours - floor, builtin - floor),
-    ]
+    groups = {f"{service}.cpu": samples[service] for service in ("ours", "builtin", "floor")}
+    floor = median(samples["floor"])
+    rows = []
+    for name, statistic in (
+        ("Input path at real-time pace, CPU s per 100 s (whole pipeline)", Statistic("cpu")),
+        (f"... above the floor ({floor:.3f})", Statistic("cpu", kind="above", base="floor")),
+    ):
+        ours, builtin, interval = estimate(statistic, groups)
+        rows.append(Row(name, ours, builtin, interval=interval))
     lines = [markdown_table(rows), "", "CPU samples (s per 100 s of audio, in run order):", ""]
     lines += [f"- {s}: " + ", ".join(f"{v:.3f}" for v in samples[s]) for s in SERVICES]
     return "\n".join(lines)

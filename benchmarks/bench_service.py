@@ -25,7 +25,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.bench_profile import summarize as summarize_profile
-from benchmarks.bench_stats import Row, cpu_per_100s, markdown_table, median, percentile
+from benchmarks.bench_stats import Row, Statistic, cpu_per_100s, estimate, markdown_table, median
 
 HERE = Path(__file__).resolve().parent
 SERVICES = ("ours", "builtin", "floor", "wire")
@@ -154,95 +154,119 @@ CPU_SCENARIOS = {
 }
 
 
-def cpu_medians(runs: list[dict[str, Any]]) -> dict[str, float]:
-    """Median CPU seconds per 100 s of audio of each CPU metric (see `CPU_SCENARIOS`).
+def sample_groups(runs: dict[str, list[dict[str, Any]]]) -> dict[str, list[float]]:
+    """Every sample of every service by ``"<service>.<group>"``, for the statistics.
 
-    Metrics the runs did not measure (the wire floor has no input path) are left out.
+    CPU groups hold one value per measurement (several per round on the fast paths),
+    latency groups every matched chunk of every round, the rest one value per round or
+    per measurement. Groups a service did not measure (the floors' memory, the wire
+    floor's input path) are left out.
     """
-    return {
-        key: median(cpu_samples(runs, scenario))
-        for key, scenario in CPU_SCENARIOS.items()
-        if scenario in runs[0]
-    }
+    groups: dict[str, list[float]] = {}
+    for service, service_runs in runs.items():
+        first = service_runs[0]
+        for key, scenario in CPU_SCENARIOS.items():
+            if scenario in first:
+                groups[f"{service}.{key}"] = cpu_samples(service_runs, scenario)
+        if service not in ("ours", "builtin"):
+            continue
+        rounds = service_runs
+        groups[f"{service}.output_latency"] = [
+            ms for r in rounds for ms in r["output_latency"]["latencies_ms"]
+        ]
+        groups[f"{service}.input_latency"] = [
+            ms for r in rounds for ms in r["input_latency"]["latencies_ms"]
+        ]
+        groups[f"{service}.input_missing_ms"] = [
+            r["input_latency"]["missing"] * 20.0 for r in rounds
+        ]
+        groups[f"{service}.input_received_s"] = [
+            m["received_ms"] / 1000 for r in rounds for m in r["input_cpu"]
+        ]
+        groups[f"{service}.output_frames"] = [
+            m["frames"] * 100_000 / m["audio_ms"] for r in rounds for m in r["output_cpu"]
+        ]
+        groups[f"{service}.input_appends"] = [
+            m["appends"] * 100_000 / m["audio_ms"] for r in rounds for m in r["input_cpu"]
+        ]
+        groups[f"{service}.output_peak_mib"] = [
+            r["memory"]["output_peak_bytes"] / MIB for r in rounds
+        ]
+        groups[f"{service}.input_peak_mib"] = [
+            r["memory"]["input_peak_bytes"] / MIB for r in rounds
+        ]
+        groups[f"{service}.rss_growth_mib"] = [r["rss_growth_bytes"] / MIB for r in rounds]
+    return groups
 
 
-def summarize(
-    runs: list[dict[str, Any]], floor: dict[str, float], wire: dict[str, float]
-) -> dict[str, float]:
-    """One service's numbers: medians over rounds, latency percentiles over all samples.
-
-    Args:
-        runs: The service's worker results, one per round.
-        floor: The floor's `cpu_medians`; each CPU metric also gets an ``_own`` value,
-            the service's CPU above the floor.
-        wire: The wire floor's `cpu_medians` (output metrics only); those metrics also
-            get a ``_work`` value, the service's CPU above it.
-    """
-    cpu = cpu_medians(runs)
-    output_latency = [ms for run in runs for ms in run["output_latency"]["latencies_ms"]]
-    input_latency = [ms for run in runs for ms in run["input_latency"]["latencies_ms"]]
-    return {
-        **cpu,
-        **{f"{key}_own": value - floor[key] for key, value in cpu.items()},
-        **{f"{key}_work": cpu[key] - value for key, value in wire.items()},
-        "output_p50": percentile(output_latency, 50),
-        "output_p99": percentile(output_latency, 99),
-        "input_p50": percentile(input_latency, 50),
-        "input_p99": percentile(input_latency, 99),
-        "input_missing_ms": median([r["input_latency"]["missing"] * 20.0 for r in runs]),
-        "input_received_s": median([m["received_ms"] / 1000 for r in runs for m in r["input_cpu"]]),
-        "output_frames": median(
-            [m["frames"] * 100_000 / m["audio_ms"] for r in runs for m in r["output_cpu"]]
-        ),
-        "input_appends": median(
-            [m["appends"] * 100_000 / m["audio_ms"] for r in runs for m in r["input_cpu"]]
-        ),
-        "output_peak_mib": median([r["memory"]["output_peak_bytes"] / MIB for r in runs]),
-        "input_peak_mib": median([r["memory"]["input_peak_bytes"] / MIB for r in runs]),
-        "rss_growth_mib": median([r["rss_growth_bytes"] / MIB for r in runs]),
-    }
+COUNTED = frozenset({"output_frames", "input_appends"})
+"""Groups that are counts: the same in every run of a service, so they need no interval."""
 
 
-def build_rows(
-    ours: dict[str, float],
-    builtin: dict[str, float],
-    floor: dict[str, float],
-    wire: dict[str, float],
-) -> list[Row]:
-    """The table rows, in reading order."""
+def build_rows(groups: dict[str, list[float]]) -> list[Row]:
+    """The table rows, in reading order, each with its ratio's interval."""
+    floor = {key: median(groups[f"floor.{key}"]) for key in CPU_SCENARIOS}
+    wire = {key: median(groups[f"wire.{key}"]) for key in ("output_cpu", "output_rt_cpu")}
     per_100s = "CPU s per 100 s of audio"
-    labels = [
-        ("output_cpu", f"Output path {per_100s}, fast stream (whole pipeline)", 3),
-        ("output_cpu_own", f"... above the floor ({floor['output_cpu']:.3f})", 3),
+
+    def above(key: str, base: str) -> Statistic:
+        return Statistic(key, kind="above", base=base)
+
+    specs: list[tuple[str, Statistic, int]] = [
+        (f"Output path {per_100s}, fast stream (whole pipeline)", Statistic("output_cpu"), 3),
+        (f"... above the floor ({floor['output_cpu']:.3f})", above("output_cpu", "floor"), 3),
         (
-            "output_cpu_work",
             f"... above the floor and the WebSocket receive ({wire['output_cpu']:.3f})",
+            above("output_cpu", "wire"),
             3,
         ),
-        ("input_cpu", f"Input path {per_100s}, fast push (whole pipeline)", 3),
-        ("input_cpu_own", f"... above the floor ({floor['input_cpu']:.3f})", 3),
-        ("output_rt_cpu", f"Output path {per_100s}, real-time pace (whole pipeline)", 3),
-        ("output_rt_cpu_own", f"... above the floor ({floor['output_rt_cpu']:.3f})", 3),
+        (f"Input path {per_100s}, fast push (whole pipeline)", Statistic("input_cpu"), 3),
+        (f"... above the floor ({floor['input_cpu']:.3f})", above("input_cpu", "floor"), 3),
         (
-            "output_rt_cpu_work",
-            f"... above the floor and the WebSocket receive ({wire['output_rt_cpu']:.3f})",
+            f"Output path {per_100s}, real-time pace (whole pipeline)",
+            Statistic("output_rt_cpu"),
             3,
         ),
-        ("input_rt_cpu", f"Input path {per_100s}, real-time pace (whole pipeline)", 3),
-        ("input_rt_cpu_own", f"... above the floor ({floor['input_rt_cpu']:.3f})", 3),
-        ("output_p50", "Output added latency p50 (ms)", 2),
-        ("output_p99", "Output added latency p99 (ms)", 2),
-        ("input_p50", "Input added latency p50 (ms)", 2),
-        ("input_p99", "Input added latency p99 (ms)", 2),
-        ("input_missing_ms", "Input audio never sent at end of stream (ms)", 0),
-        ("input_received_s", "Input audio received by the server, fast push (s)", 2),
-        ("output_frames", "Audio frames pushed per 100 s of audio, fast stream", 0),
-        ("input_appends", "Appends sent per 100 s of audio, fast push", 0),
-        ("output_peak_mib", "Peak traced memory, output path (MiB)", 2),
-        ("input_peak_mib", "Peak traced memory, input path (MiB)", 2),
-        ("rss_growth_mib", "Max RSS growth over the CPU and latency runs (MiB)", 1),
+        (
+            f"... above the floor ({floor['output_rt_cpu']:.3f})",
+            above("output_rt_cpu", "floor"),
+            3,
+        ),
+        (
+            f"... above the floor and the WebSocket receive ({wire['output_rt_cpu']:.3f})",
+            above("output_rt_cpu", "wire"),
+            3,
+        ),
+        (
+            f"Input path {per_100s}, real-time pace (whole pipeline)",
+            Statistic("input_rt_cpu"),
+            3,
+        ),
+        (
+            f"... above the floor ({floor['input_rt_cpu']:.3f})",
+            above("input_rt_cpu", "floor"),
+            3,
+        ),
+        ("Output added latency p50 (ms)", Statistic("output_latency", "percentile", 50), 2),
+        ("Output added latency p99 (ms)", Statistic("output_latency", "percentile", 99), 2),
+        ("Input added latency p50 (ms)", Statistic("input_latency", "percentile", 50), 2),
+        ("Input added latency p99 (ms)", Statistic("input_latency", "percentile", 99), 2),
+        ("Input audio never sent at end of stream (ms)", Statistic("input_missing_ms"), 0),
+        ("Input audio received by the server, fast push (s)", Statistic("input_received_s"), 2),
+        ("Audio frames pushed per 100 s of audio, fast stream", Statistic("output_frames"), 0),
+        ("Appends sent per 100 s of audio, fast push", Statistic("input_appends"), 0),
+        ("Peak traced memory, output path (MiB)", Statistic("output_peak_mib"), 2),
+        ("Peak traced memory, input path (MiB)", Statistic("input_peak_mib"), 2),
+        ("Max RSS growth over the CPU and latency runs (MiB)", Statistic("rss_growth_mib"), 1),
     ]
-    return [Row(label, ours[key], builtin[key], digits) for key, label, digits in labels]
+    rows = []
+    for label, statistic, digits in specs:
+        ours, builtin, interval = estimate(statistic, groups)
+        exact = statistic.group in COUNTED and all(
+            len(set(groups[f"{service}.{statistic.group}"])) == 1 for service in ("ours", "builtin")
+        )
+        rows.append(Row(label, ours, builtin, digits, interval=interval, exact=exact))
+    return rows
 
 
 def machine_info() -> str:
@@ -289,7 +313,10 @@ def report(rows: list[Row], args: argparse.Namespace, samples: str) -> str:
         f"- Date: {now}\n- Machine: {machine_info()}\n- Settings: {settings}\n"
         f"- Command: `python benchmarks/bench_service.py {' '.join(sys.argv[1:])}`\n\n"
         f"{markdown_table(rows)}\n\n"
-        "Ratio below 1 is better for ours. See benchmarks/README.md for what each row means.\n\n"
+        "Ratio below 1 is better for ours. In brackets: the 95 % percentile-bootstrap "
+        "interval of the ratio (each service's samples resampled on their own, 2,000 "
+        "draws); `exact` marks counts that are the same in every run. See "
+        "benchmarks/README.md for what each row means.\n\n"
         f"{samples}"
     )
 
@@ -333,11 +360,7 @@ def main() -> None:
     if args.rounds < 1 or min(args.seconds, args.latency_seconds, args.memory_seconds) <= 0:
         raise SystemExit("--rounds must be >= 1 and every duration > 0")
     runs = asyncio.run(run_rounds(args))
-    floor = cpu_medians(runs["floor"])
-    wire = cpu_medians(runs["wire"])
-    rows = build_rows(
-        summarize(runs["ours"], floor, wire), summarize(runs["builtin"], floor, wire), floor, wire
-    )
+    rows = build_rows(sample_groups(runs))
     document = report(rows, args, samples_section(runs))
     if args.profile is not None:
         profiles = sorted(args.profile.glob("*.pstats"))

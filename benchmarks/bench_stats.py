@@ -9,8 +9,10 @@ import bisect
 import itertools
 import math
 import statistics
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+
+import numpy as np
 
 
 def percentile(values: Sequence[float], pct: float) -> float:
@@ -95,27 +97,128 @@ def ratio(ours: float, builtin: float) -> str:
 
 @dataclass(frozen=True)
 class Row:
-    """One line of the results table."""
+    """One line of the results table.
+
+    Attributes:
+        metric: What the row measures.
+        ours: Our value.
+        builtin: The built-in service's value.
+        digits: Decimals shown.
+        interval: 95 % bootstrap interval of the ratio, when there are samples to draw.
+        exact: The value is a count that does not vary between runs (no interval needed).
+    """
 
     metric: str
     ours: float
     builtin: float
     digits: int = 3
+    interval: tuple[float, float] | None = None
+    exact: bool = False
 
     def cells(self) -> list[str]:
+        shown = ratio(self.ours, self.builtin)
+        if shown != "n/a":
+            if self.exact:
+                shown += " (exact)"
+            elif self.interval is not None:
+                low, high = self.interval
+                shown += f" ({low:.2f}..{high:.2f})"
         return [
             self.metric,
             f"{self.ours:.{self.digits}f}",
             f"{self.builtin:.{self.digits}f}",
-            ratio(self.ours, self.builtin),
+            shown,
         ]
 
 
+TABLE_HEADER = "| metric | ours | built-in | ratio (ours / built-in), 95 % interval |"
+
+
 def markdown_table(rows: Sequence[Row]) -> str:
-    """Render rows as a Markdown table: metric | ours | built-in | ratio."""
-    lines = ["| metric | ours | built-in | ratio (ours / built-in) |", "|---|---:|---:|---:|"]
+    """Render rows as a Markdown table: metric | ours | built-in | ratio (interval)."""
+    lines = [TABLE_HEADER, "|---|---:|---:|---:|"]
     lines.extend("| " + " | ".join(row.cells()) + " |" for row in rows)
     return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class Statistic:
+    """How one row's value comes from a service's samples.
+
+    Attributes:
+        group: The samples it reads (``output_cpu``, ``output_latency``, ...).
+        kind: ``median``, ``percentile`` or ``above`` (a median minus another service's).
+        pct: The percentile, for ``percentile``.
+        base: The service subtracted, for ``above`` (``floor`` or ``wire``).
+    """
+
+    group: str
+    kind: str = "median"
+    pct: float = 50.0
+    base: str = ""
+
+    def names(self, service: str) -> list[str]:
+        """The sample groups this statistic reads for `service`."""
+        names = [f"{service}.{self.group}"]
+        if self.kind == "above":
+            names.append(f"{self.base}.{self.group}")
+        return names
+
+    def of(self, draws: Mapping[str, np.ndarray], service: str) -> np.ndarray:
+        """The statistic of every row of the drawn samples (one row per resample)."""
+        own = draws[f"{service}.{self.group}"]
+        if self.kind == "percentile":
+            return np.percentile(own, self.pct, axis=1)
+        value = np.median(own, axis=1)
+        if self.kind == "above":
+            value = value - np.median(draws[f"{self.base}.{self.group}"], axis=1)
+        return value
+
+
+def estimate(
+    statistic: Statistic,
+    groups: Mapping[str, Sequence[float]],
+    *,
+    resamples: int = 2000,
+    level: float = 0.95,
+    seed: int = 12,
+) -> tuple[float, float, tuple[float, float] | None]:
+    """Ours, the built-in's, and a percentile-bootstrap interval of their ratio.
+
+    Every sample group the statistic reads is resampled on its own (the runs of each
+    service are independent), ``resamples`` times with a fixed seed, so the same samples
+    always give the same interval.
+
+    Args:
+        statistic: How a value comes from samples.
+        groups: Samples by ``"<service>.<group>"``.
+        resamples: Bootstrap draws.
+        level: Coverage of the interval.
+        seed: Seed of the draws.
+
+    Returns:
+        (ours, built-in, interval); the interval is None when a group has a single
+        sample or the built-in's value is zero in some draw.
+    """
+    names = sorted(set(statistic.names("ours") + statistic.names("builtin")))
+    arrays = {name: np.asarray(groups[name], dtype=float) for name in names}
+    whole = {name: values[np.newaxis, :] for name, values in arrays.items()}
+    ours = float(statistic.of(whole, "ours")[0])
+    builtin = float(statistic.of(whole, "builtin")[0])
+    if min(len(values) for values in arrays.values()) < 2:
+        return ours, builtin, None
+    rng = np.random.default_rng(seed)
+    draws = {
+        name: values[rng.integers(0, len(values), size=(resamples, len(values)))]
+        for name, values in arrays.items()
+    }
+    denominators = statistic.of(draws, "builtin")
+    if np.any(denominators == 0):
+        return ours, builtin, None
+    ratios = statistic.of(draws, "ours") / denominators
+    tail = (1 - level) / 2 * 100
+    low, high = np.percentile(ratios, [tail, 100 - tail])
+    return ours, builtin, (float(low), float(high))
 
 
 def median(values: Sequence[float]) -> float:

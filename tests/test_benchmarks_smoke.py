@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import cProfile
 import json
+import random
 import re
 import subprocess
 import sys
@@ -20,8 +21,11 @@ import pytest
 from benchmarks.bench_profile import summarize as summarize_profile
 from benchmarks.bench_sim import delta_size, reply_text
 from benchmarks.bench_stats import (
+    TABLE_HEADER,
     Row,
+    Statistic,
     cpu_per_100s,
+    estimate,
     markdown_table,
     match_chunks,
     percentile,
@@ -30,7 +34,6 @@ from benchmarks.bench_stats import (
 from pipecat_realtime_openai.testing.synth import MS_PER_CHAR
 
 ROOT = Path(__file__).resolve().parents[1]
-TABLE_HEADER = "| metric | ours | built-in | ratio (ours / built-in) |"
 
 
 @pytest.mark.timeout(90)
@@ -141,6 +144,54 @@ def test_markdown_table_shows_values_and_ratio() -> None:
     assert lines[2] == "| CPU | 0.250 | 1.000 | 0.25 |"
     assert lines[3] == "| zero | 1.0 | 0.0 | n/a |"
     assert ratio(3.0, 2.0) == "1.50"
+
+
+def test_rows_show_the_interval_of_their_ratio_or_that_they_are_exact() -> None:
+    assert Row("CPU", 0.5, 1.0, interval=(0.41, 0.6)).cells()[3] == "0.50 (0.41..0.60)"
+    assert Row("count", 2.0, 4.0, 0, exact=True).cells()[3] == "0.50 (exact)"
+    assert Row("zero", 1.0, 0.0, interval=(1, 2)).cells()[3] == "n/a"
+
+
+def test_bootstrap_interval_brackets_the_ratio_and_narrows_with_samples() -> None:
+    rng = random.Random(3)
+    few = {
+        "ours.cpu": [0.5 + rng.gauss(0, 0.05) for _ in range(6)],
+        "builtin.cpu": [1.0 + rng.gauss(0, 0.1) for _ in range(6)],
+    }
+    many = {
+        "ours.cpu": [0.5 + rng.gauss(0, 0.05) for _ in range(200)],
+        "builtin.cpu": [1.0 + rng.gauss(0, 0.1) for _ in range(200)],
+    }
+    ours, builtin, interval = estimate(Statistic("cpu"), few)
+    assert interval is not None
+    low, high = interval
+    assert low <= ours / builtin <= high
+    _, _, (many_low, many_high) = estimate(Statistic("cpu"), many)  # type: ignore[misc]
+    assert many_high - many_low < high - low
+    assert 0.45 < many_low < many_high < 0.55, "close around the true ratio (0.5)"
+    # The same samples give the same interval (the draws are seeded).
+    assert estimate(Statistic("cpu"), few) == estimate(Statistic("cpu"), few)
+    # One sample per side: nothing to draw.
+    assert estimate(Statistic("cpu"), {"ours.cpu": [1.0], "builtin.cpu": [2.0]})[2] is None
+
+
+def test_above_the_floor_subtracts_the_floor_median_in_every_draw() -> None:
+    groups = {
+        "ours.cpu": [1.0, 1.0, 1.0],
+        "builtin.cpu": [2.0, 2.0, 2.0],
+        "floor.cpu": [0.5, 0.5, 0.5],
+    }
+    ours, builtin, interval = estimate(Statistic("cpu", kind="above", base="floor"), groups)
+    assert (ours, builtin) == (0.5, 1.5)
+    assert interval == (1 / 3, 1 / 3)
+    p99 = estimate(
+        Statistic("lat", "percentile", 99),
+        {
+            "ours.lat": list(range(101)),
+            "builtin.lat": [50.0] * 101,
+        },
+    )
+    assert p99[0] == 99 and p99[1] == 50
 
 
 @pytest.mark.parametrize("size", [0, 1, 2, 3, 959, 960, 4800])
@@ -281,7 +332,7 @@ def test_hot_path_counts_are_exact_and_repeatable() -> None:
 @pytest.mark.timeout(120)
 def test_before_after_benchmark_runs_against_a_checkout() -> None:
     tiny = ("--rounds", "1", "--repeats", "1", "--seconds", "2", "--latency-seconds", "1")
-    header = "| metric | after | before | after / before |"
+    header = "| metric | after | before | after / before, 95 % interval |"
     args = ("--other", str(ROOT), *tiny, "--memory-seconds", "1")
     table = run_benchmark("bench_ab.py", *args, timeout=110, header=header)
     assert "- before output_cpu:" in table
