@@ -46,37 +46,12 @@ from pipecat.pipeline.worker import PipelineParams, PipelineWorker
 from pipecat.processors.frame_processor import FrameDirection
 from pipecat.workers.runner import WorkerRunner
 
+from benchmarks.bench_counters import CallCounter
 from benchmarks.bench_pipeline import AudioSink, input_frames, make_service
 from pipecat_realtime_openai.testing import RealtimeSimulator
 
-PACKAGE = str(Path(__file__).resolve().parents[1] / "pipecat_realtime_openai")
-SIMULATOR = str(Path(PACKAGE) / "testing")
 FRAME_MS = 20
 OUTPUT_BYTES_PER_FRAME = 24 * 2 * FRAME_MS
-
-
-class CallCounter:
-    """Counts function calls made while it is installed (``sys.setprofile``)."""
-
-    def __init__(self) -> None:
-        self.package = 0
-        self.total = 0
-
-    def _profile(self, frame: Any, event: str, arg: Any) -> None:
-        if event == "call":
-            self.total += 1
-            filename = frame.f_code.co_filename
-            if filename.startswith(PACKAGE) and not filename.startswith(SIMULATOR):
-                self.package += 1
-        elif event == "c_call":
-            self.total += 1
-
-    async def count(self, work: Callable[[], Awaitable[None]]) -> None:
-        sys.setprofile(self._profile)
-        try:
-            await work()
-        finally:
-            sys.setprofile(None)
 
 
 class Batches:

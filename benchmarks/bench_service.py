@@ -196,6 +196,16 @@ def sample_groups(runs: dict[str, list[dict[str, Any]]]) -> dict[str, list[float
             r["memory"]["input_peak_bytes"] / MIB for r in rounds
         ]
         groups[f"{service}.rss_growth_mib"] = [r["rss_growth_bytes"] / MIB for r in rounds]
+        for path in ("output", "input"):
+            scenario = f"{path}_latency"
+            for count in ("wakeups", "writes"):
+                groups[f"{service}.{path}_rt_{count}"] = [
+                    r[scenario][count] * 100_000 / r[scenario]["audio_ms"] for r in rounds
+                ]
+            for whose in ("service", "total"):
+                groups[f"{service}.{path}_calls_{whose}"] = [
+                    r["calls"][f"{path}_{whose}"] * 100_000 / r["calls"]["audio_ms"] for r in rounds
+                ]
     return groups
 
 
@@ -259,6 +269,30 @@ def build_rows(groups: dict[str, list[float]]) -> list[Row]:
         ("Peak traced memory, input path (MiB)", Statistic("input_peak_mib"), 2),
         ("Max RSS growth over the CPU and latency runs (MiB)", Statistic("rss_growth_mib"), 1),
     ]
+    per_audio = "per 100 s of audio"
+    for path, name in (("output", "Output"), ("input", "Input")):
+        specs += [
+            (
+                f"{name} path event-loop wake-ups {per_audio}, real-time pace",
+                Statistic(f"{path}_rt_wakeups"),
+                0,
+            ),
+            (
+                f"{name} path socket writes {per_audio}, real-time pace",
+                Statistic(f"{path}_rt_writes"),
+                0,
+            ),
+            (
+                f"{name} path Python calls in the service's own code {per_audio}",
+                Statistic(f"{path}_calls_service"),
+                0,
+            ),
+            (
+                f"{name} path Python calls in all {per_audio}",
+                Statistic(f"{path}_calls_total"),
+                0,
+            ),
+        ]
     rows = []
     for label, statistic, digits in specs:
         ours, builtin, interval = estimate(statistic, groups)

@@ -9,7 +9,11 @@ run measures, each scenario in a fresh pipeline ``[service, AudioSink]`` and ses
    pushed at once;
 3. output latency: a reply of ``--latency-seconds``, streamed at real time;
 4. input latency: ``--latency-seconds`` of the same, pushed at real time;
-5. memory: tracemalloc peaks while streaming ``--memory-seconds`` each way.
+5. memory: tracemalloc peaks while streaming ``--memory-seconds`` each way;
+6. calls: Python function calls of one fast run each way (``sys.setprofile``).
+
+The real-time runs (3 and 4) also count event-loop wake-ups and socket writes
+(``bench_counters.py``): figures the machine's noise barely moves.
 
 ``--service floor`` runs 1 to 4 with `FloorService` in place of a service (CPU only: it
 has no latency to measure); ``--service wire`` runs 1 and 3 with `WireFloorService`.
@@ -41,6 +45,13 @@ from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.processors.frame_processor import FrameProcessor
 from pipecat.workers.runner import WorkerRunner
 
+from benchmarks.bench_counters import (
+    OURS,
+    OURS_SIMULATOR,
+    CallCounter,
+    builtin_package,
+    loop_counts,
+)
 from benchmarks.bench_pipeline import (
     FRAME_MS,
     AudioSink,
@@ -80,6 +91,8 @@ class Bench:
         self.floor = args.service == "floor"
         self.wire = args.service == "wire"
         self.profilers: dict[str, cProfile.Profile] = {}
+        # Writes to these ports are the service's (the control socket's are not).
+        self.sim_ports = {args.fast_port, args.realtime_port}
 
     async def report(self, session: Session) -> dict[str, Any]:
         """The simulator's timestamps of the session (none for the floor)."""
@@ -158,7 +171,8 @@ class Bench:
 
     async def output_latency(self) -> dict[str, Any]:
         async with self.session(self.realtime_url, keep_arrivals=True) as session:
-            await self.reply(session, self.args.latency_seconds)
+            with loop_counts(self.sim_ports) as counts:
+                await self.reply(session, self.args.latency_seconds)
             server = await self.report(session)
         sink = session.sink
         assert sink.first_cpu is not None
@@ -169,6 +183,8 @@ class Bench:
             "missing": matched.missing,
             "cpu_s": sink.end_cpu - sink.first_cpu,
             "audio_ms": sink.audio_ms,
+            "wakeups": counts.wakeups,
+            "writes": counts.writes,
         }
 
     async def push_input(self, session: Session, seconds: float, paced: bool) -> list[int]:
@@ -211,8 +227,9 @@ class Bench:
         seconds = self.args.latency_seconds
         async with self.session(self.fast_url) as session:
             start = time.process_time()
-            pushed_ns = await self.push_input(session, seconds, paced=True)
-            await self.wait_input(session, seconds)
+            with loop_counts(self.sim_ports) as counts:
+                pushed_ns = await self.push_input(session, seconds, paced=True)
+                await self.wait_input(session, seconds)
             cpu = time.process_time() - start
             server = await self.report(session)
         arrived_ms = [n / PCM24K_BYTES_PER_MS for n in server["append_bytes"]]
@@ -224,7 +241,38 @@ class Bench:
             "missing": matched.missing,
             "cpu_s": cpu,
             "audio_ms": seconds * 1000,
+            "wakeups": counts.wakeups,
+            "writes": counts.writes,
         }
+
+    async def calls(self) -> dict[str, Any]:
+        """Python function calls of one fast output and one fast input run, counted.
+
+        The service's own calls are those whose code lives in its package (ours without
+        its simulator; for the built-in, ``pipecat/services/openai/realtime``).
+        """
+        if self.args.service == "ours":
+            counter_args = (OURS, OURS_SIMULATOR)
+        else:
+            counter_args = (builtin_package(), "\0")
+        seconds = self.args.seconds
+        results: dict[str, Any] = {"audio_ms": seconds * 1000}
+        async with self.session(self.fast_url) as session:
+            counter = CallCounter(*counter_args)
+            await counter.count(lambda: self.reply(session, seconds))
+            results["output_service"], results["output_total"] = counter.package, counter.total
+            await self.drop_record(session)
+        async with self.session(self.fast_url) as session:
+            counter = CallCounter(*counter_args)
+
+            async def push_and_wait() -> None:
+                await self.push_input(session, seconds, paced=False)
+                await self.wait_input(session, seconds)
+
+            await counter.count(push_and_wait)
+            results["input_service"], results["input_total"] = counter.package, counter.total
+            await self.drop_record(session)
+        return results
 
     async def memory(self) -> dict[str, Any]:
         seconds = self.args.memory_seconds
@@ -269,6 +317,7 @@ class Bench:
         # Before tracemalloc, whose own bookkeeping would count.
         results["rss_growth_bytes"] = (proc_status_kib("VmHWM") - rss_start) * 1024
         results["memory"] = await self.memory()
+        results["calls"] = await self.calls()
         return results
 
 

@@ -7,6 +7,7 @@ helpers) without sockets.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import cProfile
 import json
@@ -70,6 +71,12 @@ def test_benchmark_runs_at_a_tiny_size_and_writes_the_table(tmp_path: Path) -> N
     metrics = {line.split(" | ")[0].strip("| ") for line in rows}
     assert "Output added latency p99 (ms)" in metrics
     assert "Peak traced memory, input path (MiB)" in metrics
+    counted = [line for line in rows if "wake-ups" in line or "socket writes" in line]
+    counted += [line for line in rows if "Python calls" in line]
+    assert len(counted) == 8
+    for line in counted:
+        ours, builtin = (float(cell) for cell in line.split("|")[2:4])
+        assert ours > 0 and builtin > 0, line
     # Every value cell is a number (a crash in a worker would not reach this point, a
     # NaN or an empty cell would).
     for line in rows:
@@ -336,3 +343,34 @@ def test_before_after_benchmark_runs_against_a_checkout() -> None:
     args = ("--other", str(ROOT), *tiny, "--memory-seconds", "1")
     table = run_benchmark("bench_ab.py", *args, timeout=110, header=header)
     assert "- before output_cpu:" in table
+
+
+async def test_loop_counts_sees_the_writes_to_a_port_and_the_loop_waking() -> None:
+    from benchmarks.bench_counters import loop_counts
+
+    received = bytearray()
+    served = asyncio.Event()
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        received.extend(await reader.read())  # until the client closes
+        writer.close()
+        served.set()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    _, writer = await asyncio.open_connection("127.0.0.1", port)
+    with loop_counts({port}) as counts:
+        for piece in (b"one", b"two", b"three"):
+            writer.write(piece)
+            await writer.drain()
+            await asyncio.sleep(0.01)
+    writer.close()
+    await writer.wait_closed()
+    await asyncio.wait_for(served.wait(), 10)
+    server.close()
+    assert received == b"onetwothree"
+    assert (counts.writes, counts.written_bytes) == (3, 11)
+    assert counts.wakeups >= 3, "each sleep wakes the loop"
+    with loop_counts({port + 1}) as other:
+        await asyncio.sleep(0)
+    assert other.writes == 0
