@@ -113,14 +113,18 @@ class Page:
     async def screenshot(self, path: Path) -> Path:
         """Save a PNG of the page's viewport at `path`."""
         result = await self.send("Page.captureScreenshot", format="png")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(base64.b64decode(result["data"]))
+        await asyncio.to_thread(_write, path, base64.b64decode(result["data"]))
         return path
 
     async def close(self) -> None:
         """Close the DevTools WebSocket."""
         self._reader.cancel()
         await self._socket.close()
+
+
+def _write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
 
 
 class Chromium:
@@ -130,23 +134,37 @@ class Chromium:
         executable: The Chromium binary.
         profile_dir: An empty folder for a throw-away profile.
         extra_flags: More command-line flags (media, WebRTC).
+        log_path: Where Chromium's own output goes.
     """
 
-    def __init__(self, executable: str, profile_dir: Path, extra_flags: tuple[str, ...]) -> None:
+    def __init__(
+        self, executable: str, profile_dir: Path, extra_flags: tuple[str, ...], log_path: Path
+    ) -> None:
         self._executable = executable
         self._profile_dir = profile_dir
         self._extra_flags = extra_flags
-        self._log = profile_dir.parent / "chromium.log"
+        self._log = log_path
         self.process: subprocess.Popen[bytes] | None = None
 
     async def start(self, timeout_s: float = 30.0) -> None:
         """Launch Chromium and wait for its DevTools port."""
-        self._profile_dir.mkdir(parents=True, exist_ok=True)
         port_file = self._profile_dir / "DevToolsActivePort"
+        self.process = self._launch(port_file)
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while not (port_file.exists() and port_file.read_text().strip()):
+            if self.process.poll() is not None:
+                raise DevToolsError(f"Chromium exited at start-up:\n{self.log_tail()}")
+            if asyncio.get_running_loop().time() > deadline:
+                raise DevToolsError(f"Chromium gave no DevTools port:\n{self.log_tail()}")
+            await asyncio.sleep(0.1)
+        self.port = int(port_file.read_text().split()[0])
+
+    def _launch(self, port_file: Path) -> subprocess.Popen[bytes]:
+        self._profile_dir.mkdir(parents=True, exist_ok=True)
         # A reused profile may hold the port of a Chromium that is gone.
         port_file.unlink(missing_ok=True)
         with self._log.open("wb") as log:
-            self.process = subprocess.Popen(
+            return subprocess.Popen(
                 [
                     self._executable,
                     *QUIET_FLAGS,
@@ -163,14 +181,6 @@ class Chromium:
                 # helpers too.
                 start_new_session=True,
             )
-        deadline = asyncio.get_running_loop().time() + timeout_s
-        while not (port_file.exists() and port_file.read_text().strip()):
-            if self.process.poll() is not None:
-                raise DevToolsError(f"Chromium exited at start-up:\n{self.log_tail()}")
-            if asyncio.get_running_loop().time() > deadline:
-                raise DevToolsError(f"Chromium gave no DevTools port:\n{self.log_tail()}")
-            await asyncio.sleep(0.1)
-        self.port = int(port_file.read_text().split()[0])
 
     async def open_page(self) -> Page:
         """Attach to the page Chromium opened at start-up."""
