@@ -64,19 +64,28 @@ class Page:
         self._reader = asyncio.create_task(self._read())
 
     async def _read(self) -> None:
-        async for raw in self._socket:
-            message = json.loads(raw)
-            if "id" in message:
-                future = self._pending.pop(message["id"], None)
-                if future is not None and not future.done():
-                    future.set_result(message)
-            elif message.get("method") == "Runtime.consoleAPICalled":
-                args = message["params"].get("args", [])
-                text = " ".join(str(a.get("value", a.get("description", ""))) for a in args)
-                self.console.append(f"{message['params'].get('type')}: {text}")
-            elif message.get("method") == "Runtime.exceptionThrown":
-                details = message["params"].get("exceptionDetails", {})
-                self.console.append(f"exception: {details.get('exception', details)}")
+        try:
+            async for raw in self._socket:
+                self._dispatch(json.loads(raw))
+        finally:
+            # Chromium went away: whoever waits for an answer hears so now.
+            for future in self._pending.values():
+                if not future.done():
+                    future.set_exception(DevToolsError("the DevTools connection closed"))
+            self._pending.clear()
+
+    def _dispatch(self, message: dict[str, Any]) -> None:
+        if "id" in message:
+            future = self._pending.pop(message["id"], None)
+            if future is not None and not future.done():
+                future.set_result(message)
+        elif message.get("method") == "Runtime.consoleAPICalled":
+            args = message["params"].get("args", [])
+            text = " ".join(str(a.get("value", a.get("description", ""))) for a in args)
+            self.console.append(f"{message['params'].get('type')}: {text}")
+        elif message.get("method") == "Runtime.exceptionThrown":
+            details = message["params"].get("exceptionDetails", {})
+            self.console.append(f"exception: {details.get('exception', details)}")
 
     async def send(self, method: str, timeout_s: float = 30.0, **params: Any) -> dict[str, Any]:
         """Send one DevTools command and return its result.

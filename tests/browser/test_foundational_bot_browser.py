@@ -104,16 +104,22 @@ def free_port() -> int:
 
 
 async def until(
-    check: Callable[[], Awaitable[Any]], what: str, timeout_s: float = TIMEOUT_S
+    check: Callable[[], Awaitable[Any]],
+    what: str,
+    timeout_s: float = TIMEOUT_S,
+    state: Callable[[], object] = lambda: "",
 ) -> Any:
-    """Poll `check` until it returns something truthy (generous: CI may be loaded)."""
+    """Poll `check` until it returns something truthy (generous: CI may be loaded).
+
+    `state` describes what was seen, for the failure message.
+    """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout_s
     while True:
         if result := await check():
             return result
         if loop.time() > deadline:
-            raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
+            raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}: {state()}")
         await asyncio.sleep(0.2)
 
 
@@ -267,6 +273,7 @@ async def page(artifacts: Path, tmp_path: Path, page_url: str) -> AsyncIterator[
         yield tab
     finally:
         if tab is not None:
+            (artifacts / "console.log").write_text("\n".join(tab.console) + "\n")
             await tab.close()
         browser.stop()
 
@@ -289,11 +296,19 @@ async def test_the_browser_hears_the_bot_answer_its_spoken_question(
             None,
         )
 
-    turn = await until(question_transcribed, "the simulator to hear the spoken question")
+    def server_side() -> str:
+        events = [t for t in conn.server_event_types if not t.endswith(".delta")]
+        return f"speech heard per turn (ms) {heard}, server events {events}"
+
+    turn = await until(
+        question_transcribed, "the simulator to hear the spoken question", state=server_side
+    )
     before = await page.evaluate("browserTest.snapshot()")
+    last: dict[str, Any] = before
 
     async def answer_played() -> dict[str, Any] | None:
-        snapshot = await page.evaluate("browserTest.snapshot()")
+        nonlocal last
+        snapshot = last = await page.evaluate("browserTest.snapshot()")
         messages = [tuple(m) for m in snapshot["messages"]]
         if ("bot-transcription", ANSWER) not in messages:
             return None
@@ -302,7 +317,11 @@ async def test_the_browser_hears_the_bot_answer_its_spoken_question(
         stopped = [m for m in messages[answered_at:] if m[0] == "bot-stopped-speaking"]
         return snapshot if stopped else None
 
-    after = await until(answer_played, "the page to get the bot's answer")
+    after = await until(
+        answer_played,
+        "the page to get the bot's answer",
+        state=lambda: f"{server_side()}; page {json.dumps(last)}",
+    )
     await page.screenshot(artifacts / "foundational_bot.png")
     (artifacts / "foundational_bot.json").write_text(json.dumps(after, indent=2))
     print(f"\nscreenshot: {artifacts / 'foundational_bot.png'}")
