@@ -574,9 +574,7 @@ class SessionBase:
                 pipeline shuts down).
         """
         self._config.reset()
-        ended = self._timeline.flush()
-        if push_frames:
-            self._turns_ended(ended, out)
+        ended_turns = self._timeline.flush()
         self._interim_transcripts.clear()
         self._speaker_segments.clear()
         self._input.reset(keep_held=keep_conversation)
@@ -599,3 +597,7 @@ class SessionBase:
         for ended in self._out_of_band.fail_all("the Realtime connection closed"):
             out.append(OutOfBandResult(ended.request_id, ended.text, ended.error))
         self._link = Link()
+        if push_frames and self._phase.phase is not Phase.CLOSED:
+            # A lost connection cuts the turn short: report it as far as it got. A
+            # session the host closes reports nothing more.
+            self._turns_ended(ended_turns, out)
