@@ -481,16 +481,23 @@ class SessionBase:
         if run_llm:
             self._request_response(out)
 
-    def _barge_in(self, now: float, out: list[Action]) -> None:
+    def _barge_in(self, now: float, out: list[Action], *, timed: bool = True) -> None:
         """The user talks over the bot: truncate what was not heard, stop the speech.
 
         Runs on server VAD's ``speech_started`` and again on the interruption that
         follows; the second run finds nothing left to do.
+
+        Args:
+            now: Clock reading.
+            out: Actions so far.
+            timed: Record it in the turn's timeline. Not for the pipeline's echo of a
+                server VAD barge-in: it can arrive after the next reply started.
         """
         playback = self._playback
-        received_ms = sum(item.received_ms(playback.bytes_per_ms) for item in playback.items)
-        heard_ms = int(min(playback.played_ms(now), received_ms))
-        self._turns_ended(self._timeline.interrupted(now, heard_ms), out)
+        if timed:
+            received_ms = sum(item.received_ms(playback.bytes_per_ms) for item in playback.items)
+            heard_ms = int(min(playback.played_ms(now), received_ms))
+            self._turns_ended(self._timeline.interrupted(now, heard_ms), out)
         for step in playback.plan_interruption(now):
             if isinstance(step, TruncateItem) and not self._dialect.truncates_audio:
                 # The server keeps the reply whole: what the user heard of it cannot

@@ -108,7 +108,8 @@ class UserInputs(SessionBase):
             out.append(SendInputAudio())
             if self._responses.busy:
                 out.append(Send(ResponseCancelEvent()))
-        self._barge_in(now, out)
+        # With server VAD the server's speech_started timed the barge-in already.
+        self._barge_in(now, out, timed=self.manual_turns)
         out.append(Metrics(MetricsOp.STOP_ALL))
         return out
 

@@ -199,7 +199,9 @@ def test_the_session_reports_a_server_vad_turn_with_its_clock_readings() -> None
     kit = Kit()
     kit.connect()
     kit.now = 1.0
-    assert ended(kit.event("input_audio_buffer.speech_started", item_id="u1", audio_start_ms=0)) == []
+    assert (
+        ended(kit.event("input_audio_buffer.speech_started", item_id="u1", audio_start_ms=0)) == []
+    )
     kit.now = 2.0
     kit.event("input_audio_buffer.speech_stopped", item_id="u1", audio_end_ms=1000)
     kit.now = 2.25
@@ -288,3 +290,17 @@ def test_local_turn_frames_do_not_time_a_server_vad_turn() -> None:
     kit.start_response("resp_1")
     (turn,) = ended(kit.finish_response("resp_1"))
     assert not turn.spoken
+
+
+def test_the_pipelines_late_echo_of_a_server_vad_barge_in_cuts_no_reply() -> None:
+    # The InterruptionFrame that follows speech_started can come after the next reply
+    # began (a busy pipeline); only the server's event times barge-ins.
+    kit = Kit()
+    kit.connect()
+    kit.event("input_audio_buffer.speech_started", item_id="u1", audio_start_ms=0)
+    kit.event("input_audio_buffer.speech_stopped", item_id="u1", audio_end_ms=500)
+    kit.start_response("resp_1")
+    kit.audio("resp_1", "a1", 100)
+    assert ended(kit.session.interruption(kit.now)) == []
+    (turn,) = ended(kit.finish_response("resp_1"))
+    assert turn.interruption is None and turn.spoken

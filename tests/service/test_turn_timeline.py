@@ -163,7 +163,10 @@ async def test_a_barge_in_ends_the_talked_over_turn_with_what_was_heard(simulato
     simulator.pace = "realtime"
     simulator.transcripts.put("Stop")
     simulator.responder = ScriptedResponder(
-        [Reply(text="Let me tell you a long story about the sea and the sky " * 3), Reply(text="Ok")]
+        [
+            Reply(text="Let me tell you a long story about the sea and the sky " * 3),
+            Reply(text="Ok"),
+        ]
     )
     service = make_service(simulator)
     timelines = record_timelines(service)
