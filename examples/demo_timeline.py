@@ -51,6 +51,23 @@ class TurnPicture:
     audio_seconds: float = 0.0
 
 
+def _clamped(turns: Sequence[TurnPicture]) -> list[tuple[TurnPicture, float | None]]:
+    """Each turn with where its audio bar ends: at most where the next turn begins.
+
+    Audio faster than real time (the simulator's fast pace) would otherwise run on
+    under the turns after it.
+    """
+    ends: list[tuple[TurnPicture, float | None]] = []
+    for i, turn in enumerate(turns):
+        end = _audio_end(turn)
+        if end is not None and i + 1 < len(turns):
+            following = turns[i + 1].timeline.events()
+            if following:
+                end = max(min(end, following[0][1]), turn.timeline.reply_done or end)
+        ends.append((turn, end))
+    return ends
+
+
 def _ms(seconds: float | None) -> str:
     return "-" if seconds is None else f"{seconds * 1000:.0f} ms"
 
@@ -88,7 +105,7 @@ def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
 
 def _span(turns: Sequence[TurnPicture]) -> tuple[float, float]:
     times = [t for turn in turns for _, t in turn.timeline.events()]
-    ends = [_audio_end(turn) for turn in turns]
+    ends = [end for _, end in _clamped(turns)]
     times += [end for end in ends if end is not None]
     if not times:
         return 0.0, 1.0
@@ -171,7 +188,8 @@ def render_timeline(turns: Sequence[TurnPicture], path: Path) -> Image.Image:
         center = _TOP + row * _ROW + _ROW / 2
         draw.text((12, center - 8), name, fill=INK, font=normal)
 
-    for turn in turns:
+    labels = _Labels()
+    for turn, audio_end in _clamped(turns):
         timeline = turn.timeline
         if timeline.spoken:
             speech_start = timeline.user_speech_started or timeline.user_speech_stopped
@@ -180,7 +198,7 @@ def render_timeline(turns: Sequence[TurnPicture], path: Path) -> Image.Image:
             bar(speech_start, speech_end, 0, USER)
         elif timeline.response_created is not None:
             bar(timeline.response_created, timeline.response_created, 0, TYPED)
-        audio_start, audio_end = timeline.first_audio, _audio_end(turn)
+        audio_start = timeline.first_audio
         if audio_start is not None and audio_end is not None:
             bar(audio_start, audio_end, 1, BOT)
         for call in timeline.tool_calls:
@@ -195,7 +213,7 @@ def render_timeline(turns: Sequence[TurnPicture], path: Path) -> Image.Image:
             )
             heard = f"cut off: {timeline.interruption.heard_ms} ms heard"
             draw.text((px + 6, _TOP + 2 * _ROW - 18), heard, fill=INTERRUPTION, font=small)
-        _latency(draw, timeline, x, small)
+        _latency(draw, timeline, x, small, labels)
 
     _legend(draw, axis_y + 34, normal)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -203,7 +221,26 @@ def render_timeline(turns: Sequence[TurnPicture], path: Path) -> Image.Image:
     return image
 
 
-def _latency(draw: ImageDraw.ImageDraw, timeline: TurnTimeline, x, font) -> None:
+class _Labels:
+    """Lines of latency labels: a label goes on the first line where it overlaps none."""
+
+    LINES = 3
+
+    def __init__(self) -> None:
+        self._ends = [float("-inf")] * self.LINES
+
+    def line_for(self, left: float, right: float) -> int:
+        for line, end in enumerate(self._ends):
+            if left >= end + 8:
+                self._ends[line] = right
+                return line
+        # Crowded: the line whose last label ends first.
+        line = min(range(self.LINES), key=self._ends.__getitem__)
+        self._ends[line] = right
+        return line
+
+
+def _latency(draw: ImageDraw.ImageDraw, timeline: TurnTimeline, x, font, labels: _Labels) -> None:
     """The turn's latency as a bracket between the user's turn and the first audio."""
     first_audio = timeline.first_audio
     begin = timeline.user_speech_stopped if timeline.spoken else timeline.response_created
@@ -215,7 +252,8 @@ def _latency(draw: ImageDraw.ImageDraw, timeline: TurnTimeline, x, font) -> None
     draw.line((x0, y - 4, x0, y + 4), fill=LATENCY, width=2)
     draw.line((x1, y - 4, x1, y + 4), fill=LATENCY, width=2)
     text = f"turn {timeline.index}: {headline(timeline)}"
-    draw.text((x0, y - 20), text, fill=LATENCY, font=font)
+    line = labels.line_for(x0, x0 + draw.textlength(text, font=font))
+    draw.text((x0, y - 20 - 15 * line), text, fill=LATENCY, font=font)
 
 
 def _legend(draw: ImageDraw.ImageDraw, y: float, font) -> None:
