@@ -157,7 +157,8 @@ def render_timeline(turns: Sequence[TurnPicture], path: Path) -> Image.Image:
 
     def bar(t0: float, t1: float, row: int, color: tuple[int, int, int]) -> None:
         top = _TOP + row * _ROW + (_ROW - _BAR) / 2
-        right = max(x(t1), x(t0) + _MIN_BAR_PX)
+        # Two pixels short, so back-to-back bars (one turn right after another) stay apart.
+        right = max(x(t1) - 2, x(t0) + _MIN_BAR_PX)
         draw.rectangle((x(t0), top, right, top + _BAR), fill=color)
 
     draw.text(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pipecat_realtime_openai.core.actions import TurnEnded
+from pipecat_realtime_openai.core.reconnect import ConnectionEnd, ReconnectOptions
 from pipecat_realtime_openai.core.turn_timeline import (
     ToolCallTiming,
     TurnInterruption,
@@ -304,3 +305,18 @@ def test_the_pipelines_late_echo_of_a_server_vad_barge_in_cuts_no_reply() -> Non
     assert ended(kit.session.interruption(kit.now)) == []
     (turn,) = ended(kit.finish_response("resp_1"))
     assert turn.interruption is None and turn.spoken
+
+
+def test_a_dropped_connection_reports_the_cut_turn_and_a_closed_session_does_not() -> None:
+    kit = Kit(reconnect=ReconnectOptions(jitter=0.0, max_session_duration=None))
+    kit.connect()
+    kit.start_response("resp_1")
+    kit.audio("resp_1", "a1", 100)
+    _, actions = kit.session.connection_ended(ConnectionEnd("dropped"), 1.0)
+    (turn,) = ended(actions)
+    assert turn.response_ids == ("resp_1",) and turn.cancelled and turn.reply_done is None
+
+    closing = Kit()
+    closing.connect()
+    closing.start_response("resp_1")
+    assert ended(closing.session.close(push_frames=True)) == []
