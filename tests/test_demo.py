@@ -32,7 +32,17 @@ from demo_audio import (  # noqa: E402
 )
 from demo_conversation import TURNS, DemoResponder, weather_report  # noqa: E402
 from demo_monitor import TranscriptPrinter  # noqa: E402
-from demo_timeline import HEIGHT, WIDTH, TurnPicture, describe_turn, render_timeline  # noqa: E402
+from demo_timeline import (  # noqa: E402
+    BOT,
+    HEIGHT,
+    INTERRUPTION,
+    TOOL,
+    USER,
+    WIDTH,
+    TurnPicture,
+    describe_turn,
+    render_timeline,
+)
 from PIL import Image  # noqa: E402
 
 from pipecat_realtime_openai import ToolCallTiming, TurnInterruption, TurnTimeline  # noqa: E402
@@ -132,8 +142,6 @@ def test_demo_draws_the_timeline(demo_run) -> None:
         pixels = np.asarray(image.convert("RGB")).reshape(-1, 3)
     colours = {tuple(p) for p in pixels[::7]}
     # Bars of the user, the bot and the tool, and text: far more than a blank canvas.
-    from demo_timeline import BOT, TOOL, USER
-
     assert {USER, BOT, TOOL} <= colours
     assert (pixels != 255).any(axis=1).mean() > 0.05
 
@@ -275,8 +283,6 @@ def test_the_timeline_picture_marks_an_interruption(tmp_path: Path) -> None:
         reply_done=5.0,
         tool_calls=(ToolCallTiming("get_weather", "c1", 3.3, 3.7),),
     )
-    from demo_timeline import INTERRUPTION
-
     image = render_timeline([TurnPicture(cut, 4.0), TurnPicture(answer, 2.0)], tmp_path / "t.png")
     assert (tmp_path / "t.png").exists()
     pixels = {tuple(p) for p in np.asarray(image).reshape(-1, 3)}
