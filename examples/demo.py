@@ -10,6 +10,8 @@ Realtime simulator bundled with this package, started in-process (no key, no net
 The conversation: a typed greeting, a spoken weather question (answered through a
 ``get_weather`` tool call handled locally), and a typed follow-up. The bot answers in
 audio; its voice is saved to ``demo_output.wav`` and the transcript is printed as it goes.
+Each turn's latencies (voice-to-voice for the spoken one) are printed at the end, and
+drawn with the conversation on one time axis in ``demo_timeline.png``.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from demo_conversation import (
     WeatherTool,
 )
 from demo_monitor import ConversationMonitor, DemoFailedError, TranscriptPrinter
+from demo_timeline import TurnPicture, describe_turn, render_timeline
 from loguru import logger
 from pipecat.adapters.llm.schemas.tools_schema import ToolsSchema
 from pipecat.frames.frames import EndFrame, InputAudioRawFrame, LLMMessagesAppendFrame
@@ -53,7 +56,7 @@ from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.processors.aggregators.llm_response_universal import LLMContextAggregatorPair
 from pipecat.workers.runner import WorkerRunner
 
-from pipecat_realtime_openai import OpenAIRealtimeLLMService, events
+from pipecat_realtime_openai import OpenAIRealtimeLLMService, TurnTimeline, events
 from pipecat_realtime_openai.testing import RealtimeSimulator
 
 # Silence after the spoken question: comfortably longer than the turn detection's
@@ -85,6 +88,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         default=Path("demo_output.wav"),
         help="where to save the bot's audio (default: demo_output.wav)",
+    )
+    parser.add_argument(
+        "--timeline",
+        type=Path,
+        default=Path("demo_timeline.png"),
+        help="where to draw the turn timeline (default: demo_timeline.png)",
     )
     parser.add_argument(
         "--pace",
@@ -181,6 +190,32 @@ async def converse(
     await worker.queue_frame(EndFrame())
 
 
+class TimelineCollector:
+    """Keeps each turn's timeline (``on_turn_timeline``) with the audio the bot said in it."""
+
+    def __init__(self, llm: OpenAIRealtimeLLMService, monitor: ConversationMonitor) -> None:
+        """Register on `llm`; `monitor` tells how much audio came so far."""
+        self.turns: list[TurnPicture] = []
+        self._monitor = monitor
+        self._audio_bytes = 0
+        llm.add_event_handler("on_turn_timeline", self._on_turn)
+
+    async def _on_turn(self, llm: OpenAIRealtimeLLMService, timeline: TurnTimeline) -> None:
+        total = len(self._monitor.bot_audio)
+        seconds = pcm_seconds(bytes(total - self._audio_bytes), BOT_SAMPLE_RATE)
+        self._audio_bytes = total
+        self.turns.append(TurnPicture(timeline, seconds))
+
+
+def print_latencies(turns: Sequence[TurnPicture], picture: Path | None) -> None:
+    """Print each turn's latencies, and where the picture of them went."""
+    print("\nLatency per turn")
+    for turn in turns:
+        print(f"  {describe_turn(turn.timeline)}")
+    if picture is not None:
+        print(f"  timeline:         {picture}")
+
+
 def print_summary(
     monitor: ConversationMonitor,
     tool: WeatherTool,
@@ -269,12 +304,18 @@ async def run_conversation(backend: Backend, args: argparse.Namespace) -> int:
     tool = WeatherTool(say=printer.line)
     llm.register_function("get_weather", tool)
     monitor = ConversationMonitor(llm, printer)
+    timelines = TimelineCollector(llm, monitor)
     worker = build_worker(llm, monitor)
 
     started = time.monotonic()
     code = await hold_conversation(worker, monitor, backend, args)
     save_wav(args.output, bytes(monitor.bot_audio), BOT_SAMPLE_RATE)
     print_summary(monitor, tool, TURNS, args.output, time.monotonic() - started)
+    picture = None
+    if timelines.turns:
+        render_timeline(timelines.turns, args.timeline)
+        picture = args.timeline
+    print_latencies(timelines.turns, picture)
     return code if monitor.replies >= len(TURNS) else 1
 
 

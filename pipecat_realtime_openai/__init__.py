@@ -14,6 +14,11 @@ from typing import TYPE_CHECKING, Any
 
 from pipecat_realtime_openai import events
 from pipecat_realtime_openai.core.reconnect import ReconnectInfo, ReconnectOptions
+from pipecat_realtime_openai.core.turn_timeline import (
+    ToolCallTiming,
+    TurnInterruption,
+    TurnTimeline,
+)
 
 if TYPE_CHECKING:
     from pipecat_realtime_openai.service import (
@@ -44,6 +49,9 @@ __all__ = [
     "OpenAIRealtimeLLMSettings",
     "ReconnectInfo",
     "ReconnectOptions",
+    "ToolCallTiming",
+    "TurnInterruption",
+    "TurnTimeline",
     "__version__",
     "events",
 ]

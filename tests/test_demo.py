@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import subprocess
 import sys
 import wave
@@ -31,7 +32,20 @@ from demo_audio import (  # noqa: E402
 )
 from demo_conversation import TURNS, DemoResponder, weather_report  # noqa: E402
 from demo_monitor import TranscriptPrinter  # noqa: E402
+from demo_timeline import (  # noqa: E402
+    BOT,
+    HEIGHT,
+    INTERRUPTION,
+    TOOL,
+    USER,
+    WIDTH,
+    TurnPicture,
+    describe_turn,
+    render_timeline,
+)
+from PIL import Image  # noqa: E402
 
+from pipecat_realtime_openai import ToolCallTiming, TurnInterruption, TurnTimeline  # noqa: E402
 from pipecat_realtime_openai.testing import ResponseContext  # noqa: E402
 
 
@@ -49,6 +63,7 @@ def _example_env() -> dict[str, str]:
 def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess, Path]:
     workdir = tmp_path_factory.mktemp("demo")
     output = workdir / "bot.wav"
+    # The picture goes to its default name in the working directory.
     result = subprocess.run(
         [sys.executable, str(EXAMPLES / "demo.py"), "--pace", "fast", "--output", str(output)],
         cwd=workdir,
@@ -102,6 +117,33 @@ def test_demo_saves_the_bot_audio(demo_run) -> None:
     assert seconds > 1.0
     # The simulator's synthetic voice, not silence.
     assert np.sqrt(np.mean(samples.astype(np.float64) ** 2)) > 300
+
+
+def test_demo_prints_the_latencies_of_each_turn(demo_run) -> None:
+    out = demo_run[0].stdout
+    section = out[out.index("Latency per turn") :].splitlines()[1:4]
+    assert section[0].startswith("  turn 1 (typed): first audio ")
+    assert section[1].startswith("  turn 2 (spoken): voice-to-voice ")
+    assert "stop->commit " in section[1] and "commit->first audio " in section[1]
+    assert "tool get_weather " in section[1]
+    assert section[2].startswith("  turn 3 (typed): first audio ")
+    # Every figure is a measured, non-negative number of milliseconds.
+    figures = re.findall(r"(-?\d+) ms", "\n".join(section))
+    assert len(figures) >= 8 and all(int(f) >= 0 for f in figures)
+    assert "timeline:         demo_timeline.png" in out
+
+
+def test_demo_draws_the_timeline(demo_run) -> None:
+    _, output = demo_run
+    picture = output.parent / "demo_timeline.png"
+    with Image.open(picture) as image:
+        assert image.format == "PNG"
+        assert image.size == (WIDTH, HEIGHT)
+        pixels = np.asarray(image.convert("RGB")).reshape(-1, 3)
+    colours = {tuple(p) for p in pixels[::7]}
+    # Bars of the user, the bot and the tool, and text: far more than a blank canvas.
+    assert {USER, BOT, TOOL} <= colours
+    assert (pixels != 255).any(axis=1).mean() > 0.05
 
 
 def test_demo_stops_with_status_1_when_the_key_is_rejected(tmp_path: Path) -> None:
@@ -221,6 +263,42 @@ def test_synthetic_speech_is_loud_enough_for_vad_and_the_right_length() -> None:
     windows = samples[: len(samples) // 160 * 160].reshape(-1, 160)[3:-3]
     assert np.sqrt(np.mean(windows**2, axis=1)).min() > 328
     assert np.abs(samples).max() < 32767
+
+
+def test_the_timeline_picture_marks_an_interruption(tmp_path: Path) -> None:
+    cut = TurnTimeline(
+        1,
+        response_created=0.0,
+        first_audio_received=0.3,
+        reply_done=1.5,
+        interruption=TurnInterruption(2.0, 1690),
+    )
+    answer = TurnTimeline(
+        2,
+        user_speech_started=2.0,
+        user_speech_stopped=3.0,
+        committed=3.1,
+        response_created=3.15,
+        first_audio_pushed=3.9,
+        reply_done=5.0,
+        tool_calls=(ToolCallTiming("get_weather", "c1", 3.3, 3.7),),
+    )
+    image = render_timeline([TurnPicture(cut, 4.0), TurnPicture(answer, 2.0)], tmp_path / "t.png")
+    assert (tmp_path / "t.png").exists()
+    pixels = {tuple(p) for p in np.asarray(image).reshape(-1, 3)}
+    assert INTERRUPTION in pixels
+    plain = render_timeline([TurnPicture(answer, 2.0)], tmp_path / "u.png")
+    # Above the axis (the legend below it shows every colour).
+    chart = np.asarray(plain)[: HEIGHT // 2 + 60]
+    assert INTERRUPTION not in {tuple(p) for p in chart.reshape(-1, 3)}
+    assert describe_turn(cut) == (
+        "turn 1 (typed): first audio 300 ms, first audio->done 1200 ms, "
+        "interrupted after 1690 ms heard"
+    )
+    assert describe_turn(answer) == (
+        "turn 2 (spoken): voice-to-voice 900 ms, stop->commit 100 ms, "
+        "commit->first audio 800 ms, first audio->done 1100 ms, tool get_weather 400 ms"
+    )
 
 
 def test_audio_frames_cut_pcm_into_20ms_frames() -> None:

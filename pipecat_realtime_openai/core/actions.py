@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 from pipecat_realtime_openai.core.context_sync import ContextEdit
 from pipecat_realtime_openai.core.errors import ErrorCategoryName
+from pipecat_realtime_openai.core.turn_timeline import TurnTimeline
 from pipecat_realtime_openai.protocol.client_events import ClientEvent
 from pipecat_realtime_openai.protocol.items import ConversationItem
 from pipecat_realtime_openai.protocol.responses import Usage
@@ -165,6 +166,17 @@ class Metrics:
 
 
 @dataclass(frozen=True, slots=True)
+class TurnEnded:
+    """A turn is over: report its timeline (a metrics frame and ``on_turn_timeline``).
+
+    Attributes:
+        timeline: What happened in the turn, and when.
+    """
+
+    timeline: TurnTimeline
+
+
+@dataclass(frozen=True, slots=True)
 class UsageReport:
     """Token usage of a finished response (Pipecat's usage metrics).
 
@@ -301,6 +313,7 @@ Action = (
     | UserSpeechStopped
     | UserTranscript
     | Metrics
+    | TurnEnded
     | UsageReport
     | ResponseFinished
     | RunFunctionCall

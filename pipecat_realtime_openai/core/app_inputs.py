@@ -127,7 +127,13 @@ class AppInputs(SessionBase):
         return out
 
     def function_result(
-        self, call_id: str, output: str, *, final: bool = True, run_llm: bool = True
+        self,
+        call_id: str,
+        output: str,
+        *,
+        final: bool = True,
+        run_llm: bool = True,
+        now: float | None = None,
     ) -> list[Action]:
         """A function call returned.
 
@@ -137,8 +143,11 @@ class AppInputs(SessionBase):
             final: False for an intermediate result (it goes in as a message: the API
                 takes one output per call).
             run_llm: False when the result asks not to run the model.
+            now: Clock reading (the call's duration in the turn's timeline).
         """
         out: list[Action] = []
+        if final and now is not None:
+            self._timeline.tool_ended(call_id, now)
         if not final:
             text = self._tool_messages.progress(call_id, output)
             self._add_item(text_message_item(text, "system"), out)
@@ -147,7 +156,9 @@ class AppInputs(SessionBase):
         self._deliver_tool_output(call_id, output, run_llm=run_llm, out=out)
         return out
 
-    def function_cancelled(self, call_id: str, *, run_llm: bool) -> list[Action]:
+    def function_cancelled(
+        self, call_id: str, *, run_llm: bool, now: float | None = None
+    ) -> list[Action]:
         """A function call was cancelled, so the server does not wait for it.
 
         Args:
@@ -156,8 +167,11 @@ class AppInputs(SessionBase):
                 model hears why the call failed and answers, or the bot would fall
                 silent. False: an interruption cancelled it, and the user's turn
                 answers.
+            now: Clock reading (the call's duration in the turn's timeline).
         """
         out: list[Action] = []
+        if now is not None:
+            self._timeline.tool_ended(call_id, now)
         self._conversation.sync.mark_call_handled(call_id)
         if not self._calls.is_open(call_id):
             return out

@@ -142,6 +142,9 @@ class ServerEventInputs(SessionBase):
             delta.item_id, delta.content_index, response_id, len(audio), now
         ):
             return None
+        timeline = self._timeline
+        if timeline.awaiting_audio:
+            timeline.audio_received(response_id, now)
         opens = lifecycle.on_audio(response_id)
         if opens:
             self._config.mark_audio_produced()
@@ -264,6 +267,7 @@ class ServerEventInputs(SessionBase):
         self._turn_audio.on_speech_started(event.item_id, event.audio_start_ms)
         if server_interrupts_replies(self._effective()):
             self._barge_in(now, out)
+        self._turns_ended(self._timeline.user_started(now), out)
         # else (interrupt_response off) the server keeps the reply going, so it plays on;
         # the turn is answered after it.
         out.append(UserSpeechStarted())
@@ -272,6 +276,7 @@ class ServerEventInputs(SessionBase):
         self, event: ev.InputAudioBufferSpeechStopped, now: float, out: list[Action]
     ) -> None:
         self._server_speech = False
+        self._turns_ended(self._timeline.user_stopped(now), out)
         audio = self._turn_audio.on_speech_stopped(event.item_id, event.audio_end_ms)
         self._keep_turn_audio(event.item_id, audio)
         out.append(Metrics(MetricsOp.START))
@@ -281,6 +286,7 @@ class ServerEventInputs(SessionBase):
         self, event: ev.InputAudioBufferCommitted, now: float, out: list[Action]
     ) -> None:
         self._keep_turn_audio(event.item_id, self._turn_audio.on_committed(event.item_id))
+        self._timeline.committed(event.item_id, now)
         # A turn the server answers by itself: owed an answer until its response starts.
         self._responses.server_turn_pending = server_answers_turns(self._effective())
 
@@ -401,6 +407,7 @@ class ServerEventInputs(SessionBase):
         if self._out_of_band.owns(event.response):
             return  # an out-of-band answer: not the bot's turn
         response_id = event.response.id or ""
+        self._turns_ended(self._timeline.response_created(response_id, now), out)
         self._replies[response_id] = []
         if self._responses.on_created(response_id):
             out.append(ResponseStarted())
@@ -427,15 +434,17 @@ class ServerEventInputs(SessionBase):
             hold=self._responses.lifecycle.interrupted(event.response_id),
         )
         if pending is not None:
-            self._run_call(pending, out)
+            self._run_call(pending, now, out)
 
-    def _run_call(self, pending: PendingCall, out: list[Action]) -> None:
+    def _run_call(self, pending: PendingCall, now: float, out: list[Action]) -> None:
+        self._timeline.tool_started(pending.response_id, pending.call_id, pending.name, now)
         self._conversation.mirror.on_function_call_arguments(
             pending.item_id, pending.call_id, pending.name, pending.raw_arguments
         )
         if pending.error is not None:
             # The model produced unusable arguments: tell it, so it can try again.
             logger.warning(f"{self._name}: function call {pending.name}: {pending.error}")
+            self._timeline.tool_ended(pending.call_id, now)
             self._deliver_tool_output(pending.call_id, pending.error, run_llm=True, out=out)
             return
         out.append(RunFunctionCall(pending.call_id, pending.name, pending.arguments))
@@ -479,10 +488,19 @@ class ServerEventInputs(SessionBase):
             out.append(Notify("on_conversation_item_updated", (item.id, item)))
         completed = response.status == "completed"
         for pending in self._calls.release_held(response_id, completed=completed):
-            self._run_call(pending, out)
+            self._run_call(pending, now, out)
         if self._calls.on_response_done(response_id):
             self._request_response(out)
         self._send_out_of_band(out)
+        ended = self._timeline.response_done(
+            response_id,
+            now,
+            reply_items=items,
+            calls_tools=any(item.type == "function_call" for item in response.output or []),
+            status=response.status,
+            playing=self._playback.is_playing,
+        )
+        self._turns_ended(ended, out)
 
     def _on_rate_limits(self, event: ev.RateLimitsUpdated, now: float, out: list[Action]) -> None:
         # A bot near its token limit can shorten replies or shed load before it is refused.

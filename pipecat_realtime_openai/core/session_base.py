@@ -43,6 +43,7 @@ from pipecat_realtime_openai.core.actions import (
     Send,
     SendInputAudio,
     SpeakerSegment,
+    TurnEnded,
 )
 from pipecat_realtime_openai.core.dialect import OPENAI, Dialect
 from pipecat_realtime_openai.core.errors import (
@@ -77,6 +78,7 @@ from pipecat_realtime_openai.core.session_config import (
     turn_detection_disabled,
 )
 from pipecat_realtime_openai.core.turn_audio import InputAudioTimeline, TurnAudio
+from pipecat_realtime_openai.core.turn_timeline import TurnTimeline, TurnTimelines
 from pipecat_realtime_openai.core.video import VideoRateLimit
 from pipecat_realtime_openai.protocol.base import WIRE_CONTEXT
 from pipecat_realtime_openai.protocol.client_events import (
@@ -227,6 +229,7 @@ class SessionBase:
         out = output_format(props)
         self._decoder = OutputAudioDecoder(out)
         self._playback = PlaybackTracker(bytes_per_ms=out.bytes_per_ms)
+        self._timeline = TurnTimelines()
         self._responses = ResponseRequests()
         # Text of each reply being produced, remembered at response.done so the context
         # sync recognises the assistant message the aggregator writes for it.
@@ -305,7 +308,16 @@ class SessionBase:
         """Assistant audio received and played, for truncation."""
         return self._playback
 
+    @property
+    def timeline(self) -> TurnTimelines:
+        """The timeline of each turn; the host records the first pushes of a reply."""
+        return self._timeline
+
     # -- shared steps -----------------------------------------------------------------
+
+    @staticmethod
+    def _turns_ended(done: list[TurnTimeline], out: list[Action]) -> None:
+        out.extend(TurnEnded(timeline) for timeline in done)
 
     def _next_event_id(self, prefix: str) -> str:
         return f"{prefix}_{next(self._event_ids)}"
@@ -469,13 +481,24 @@ class SessionBase:
         if run_llm:
             self._request_response(out)
 
-    def _barge_in(self, now: float, out: list[Action]) -> None:
+    def _barge_in(self, now: float, out: list[Action], *, timed: bool = True) -> None:
         """The user talks over the bot: truncate what was not heard, stop the speech.
 
         Runs on server VAD's ``speech_started`` and again on the interruption that
         follows; the second run finds nothing left to do.
+
+        Args:
+            now: Clock reading.
+            out: Actions so far.
+            timed: Record it in the turn's timeline. Not for the pipeline's echo of a
+                server VAD barge-in: it can arrive after the next reply started.
         """
-        for step in self._playback.plan_interruption(now):
+        playback = self._playback
+        if timed:
+            received_ms = sum(item.received_ms(playback.bytes_per_ms) for item in playback.items)
+            heard_ms = int(min(playback.played_ms(now), received_ms))
+            self._turns_ended(self._timeline.interrupted(now, heard_ms), out)
+        for step in playback.plan_interruption(now):
             if isinstance(step, TruncateItem) and not self._dialect.truncates_audio:
                 # The server keeps the reply whole: what the user heard of it cannot
                 # be marked, and deleting it would erase what they did hear.
@@ -558,6 +581,7 @@ class SessionBase:
                 pipeline shuts down).
         """
         self._config.reset()
+        ended_turns = self._timeline.flush()
         self._interim_transcripts.clear()
         self._speaker_segments.clear()
         self._input.reset(keep_held=keep_conversation)
@@ -580,3 +604,7 @@ class SessionBase:
         for ended in self._out_of_band.fail_all("the Realtime connection closed"):
             out.append(OutOfBandResult(ended.request_id, ended.text, ended.error))
         self._link = Link()
+        if push_frames and self._phase.phase is not Phase.CLOSED:
+            # A lost connection cuts the turn short: report it as far as it got. A
+            # session the host closes reports nothing more.
+            self._turns_ended(ended_turns, out)

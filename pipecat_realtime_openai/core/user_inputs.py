@@ -64,16 +64,30 @@ class UserInputs(SessionBase):
 
     # -- turns -----------------------------------------------------------------------------
 
-    def user_started_speaking(self) -> None:
-        """Local turn detection: the user started talking."""
-        self._local_speech = True
+    def user_started_speaking(self, now: float | None = None) -> list[Action]:
+        """Local turn detection: the user started talking.
 
-    def user_stopped_speaking(self) -> list[Action]:
-        """Local turn detection: the user stopped; in manual mode, commit and ask once."""
+        Args:
+            now: Clock reading; in manual mode it starts the turn's timeline.
+        """
+        self._local_speech = True
+        out: list[Action] = []
+        if now is not None and self.manual_turns:
+            self._turns_ended(self._timeline.user_started(now), out)
+        return out
+
+    def user_stopped_speaking(self, now: float | None = None) -> list[Action]:
+        """Local turn detection: the user stopped; in manual mode, commit and ask once.
+
+        Args:
+            now: Clock reading (the turn's timeline, in manual mode).
+        """
         self._local_speech = False
         out: list[Action] = []
         if not self.manual_turns:
             return out
+        if now is not None:
+            self._turns_ended(self._timeline.user_stopped(now), out)
         # The audio held back by the batcher belongs to this turn: it goes first.
         self._input.commit()
         out.append(SendInputAudio())
@@ -94,7 +108,8 @@ class UserInputs(SessionBase):
             out.append(SendInputAudio())
             if self._responses.busy:
                 out.append(Send(ResponseCancelEvent()))
-        self._barge_in(now, out)
+        # With server VAD the server's speech_started timed the barge-in already.
+        self._barge_in(now, out, timed=self.manual_turns)
         out.append(Metrics(MetricsOp.STOP_ALL))
         return out
 
@@ -104,9 +119,12 @@ class UserInputs(SessionBase):
         """The transport started playing assistant audio."""
         self._playback.on_playback_started(now)
 
-    def bot_stopped_speaking(self, now: float) -> None:
-        """The transport played out everything it had."""
+    def bot_stopped_speaking(self, now: float) -> list[Action]:
+        """The transport played out everything it had (a played-out turn ends)."""
         self._playback.on_playback_stopped(now)
+        out: list[Action] = []
+        self._turns_ended(self._timeline.playback_stopped(now), out)
+        return out
 
     # -- video -------------------------------------------------------------------------------
 

@@ -12,6 +12,7 @@
 * :mod:`~pipecat_realtime_openai.service.wire`: sending on the current connection;
 * :mod:`~pipecat_realtime_openai.service.context`: ``LLMContext`` in the core's terms;
 * :mod:`~pipecat_realtime_openai.service.input`: the input pause timer, JPEG frames;
+* :mod:`~pipecat_realtime_openai.service.timeline_metrics`: a turn's timeline as metrics;
 * :mod:`~pipecat_realtime_openai.service.endpoint`: the URL of a connection;
 * :mod:`~pipecat_realtime_openai.service.azure`: ``AzureRealtimeLLMService``;
 * :mod:`~pipecat_realtime_openai.service.grok`: ``GrokRealtimeLLMService``.
@@ -20,6 +21,10 @@
 from pipecat_realtime_openai.service.azure import AzureRealtimeLLMService, AzureRealtimeLLMSettings
 from pipecat_realtime_openai.service.grok import GrokRealtimeLLMService, GrokRealtimeLLMSettings
 from pipecat_realtime_openai.service.llm import DEFAULT_BASE_URL, OpenAIRealtimeLLMService
+from pipecat_realtime_openai.service.timeline_metrics import (
+    ToolCallMetrics,
+    TurnTimelineMetricsData,
+)
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -28,4 +33,6 @@ __all__ = [
     "GrokRealtimeLLMService",
     "GrokRealtimeLLMSettings",
     "OpenAIRealtimeLLMService",
+    "ToolCallMetrics",
+    "TurnTimelineMetricsData",
 ]

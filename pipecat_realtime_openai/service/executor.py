@@ -29,6 +29,7 @@ from pipecat.frames.frames import (
     LLMFullResponseEndFrame,
     LLMFullResponseStartFrame,
     LLMTextFrame,
+    MetricsFrame,
     ProposedUserStartedSpeakingFrame,
     ProposedUserStoppedSpeakingFrame,
     TextType,
@@ -54,6 +55,7 @@ from pipecat_realtime_openai.protocol.items import ConversationItem
 from pipecat_realtime_openai.protocol.shapes import Encoder
 from pipecat_realtime_openai.service.application import ApplicationContext
 from pipecat_realtime_openai.service.context import language_of, token_usage
+from pipecat_realtime_openai.service.timeline_metrics import TurnTimelineMetricsData
 from pipecat_realtime_openai.service.wire import Wire
 
 ActionHandler = Callable[[Any], Awaitable[None]]
@@ -93,6 +95,7 @@ class ActionExecutor(LLMService[OpenAIRealtimeLLMAdapter]):
             act.UserSpeechStopped: self._on_user_speech_stopped,
             act.UserTranscript: self._on_user_transcript,
             act.Metrics: self._on_metrics,
+            act.TurnEnded: self._on_turn_ended,
             act.UsageReport: self._on_usage,
             act.ResponseFinished: self._on_response_finished,
             act.RunFunctionCall: self._on_run_function_call,
@@ -211,6 +214,14 @@ class ActionExecutor(LLMService[OpenAIRealtimeLLMAdapter]):
         else:
             await self.stop_all_metrics()
 
+    async def _on_turn_ended(self, action: act.TurnEnded) -> None:
+        if self.can_generate_metrics() and self.metrics_enabled:
+            data = TurnTimelineMetricsData.from_timeline(
+                action.timeline, processor=self.name, model=str(self._settings.model or "")
+            )
+            await self.push_frame(MetricsFrame(data=[data]))
+        await self._call_event_handler("on_turn_timeline", action.timeline)
+
     async def _on_usage(self, action: act.UsageReport) -> None:
         await self.start_llm_usage_metrics(token_usage(action.usage))
 
@@ -293,6 +304,9 @@ class ActionExecutor(LLMService[OpenAIRealtimeLLMAdapter]):
             await self.push_frame(
                 TTSAudioRawFrame(audio=out.pcm, sample_rate=out.sample_rate, num_channels=1)
             )
+            timeline = self._core.timeline
+            if timeline.awaiting_push:
+                timeline.audio_pushed(time.monotonic())
 
     async def _show_transcript(self, delta: TranscriptDelta, text: str) -> None:
         out = self._core.transcript_out(delta, text)
@@ -313,6 +327,9 @@ class ActionExecutor(LLMService[OpenAIRealtimeLLMAdapter]):
         if self._core.text_out(delta, text):
             await self.stop_ttfb_metrics()
             await self.push_frame(LLMTextFrame(text))
+            timeline = self._core.timeline
+            if timeline.awaiting_text:
+                timeline.text_pushed(delta.response_id, time.monotonic())
 
     async def _on_repair_context(self, action: act.RepairContext) -> None:
         context = self._app.context

@@ -79,6 +79,12 @@ class OpenAIRealtimeLLMService(FrameTranslator):
     - ``on_rate_limits_updated(service, rate_limits)`` on each ``rate_limits.updated``:
       ``rate_limits`` is the server's list of dicts (``name``, ``limit``, ``remaining``,
       ``reset_seconds``).
+    - ``on_turn_timeline(service, timeline)`` once per turn, when it is over:
+      ``timeline`` is a :class:`~pipecat_realtime_openai.core.turn_timeline.TurnTimeline`
+      (user speech, commit, first reply audio, reply done, interruption, tool calls,
+      and the latencies between them). With metrics enabled the same figures go
+      downstream as a ``MetricsFrame`` of
+      :class:`~pipecat_realtime_openai.service.timeline_metrics.TurnTimelineMetricsData`.
 
     Example::
 
@@ -228,6 +234,7 @@ class OpenAIRealtimeLLMService(FrameTranslator):
         self._register_event_handler("on_reconnecting")
         self._register_event_handler("on_reconnected")
         self._register_event_handler("on_rate_limits_updated")
+        self._register_event_handler("on_turn_timeline")
 
     # -- public API ------------------------------------------------------------------
 

@@ -132,13 +132,13 @@ class FrameTranslator(ActionExecutor):
         elif isinstance(frame, InterruptionFrame):
             await self._execute(core.interruption(time.monotonic()))
         elif isinstance(frame, UserStartedSpeakingFrame):
-            core.user_started_speaking()
+            await self._execute(core.user_started_speaking(time.monotonic()))
         elif isinstance(frame, UserStoppedSpeakingFrame):
-            await self._execute(core.user_stopped_speaking())
+            await self._execute(core.user_stopped_speaking(time.monotonic()))
         elif isinstance(frame, BotStartedSpeakingFrame):
             core.bot_started_speaking(time.monotonic())
         elif isinstance(frame, BotStoppedSpeakingFrame):
-            core.bot_stopped_speaking(time.monotonic())
+            await self._execute(core.bot_stopped_speaking(time.monotonic()))
         elif isinstance(frame, SpeechControlParamsFrame):
             if frame.vad_params is not None:
                 core.set_vad_start_secs(frame.vad_params.start_secs)
@@ -195,12 +195,16 @@ class FrameTranslator(ActionExecutor):
                 await self._on_function_call_result(frame)
             elif isinstance(frame, FunctionCallCancelFrame):
                 await self._execute(
-                    self._core.function_cancelled(frame.tool_call_id, run_llm=bool(frame.run_llm))
+                    self._core.function_cancelled(
+                        frame.tool_call_id, run_llm=bool(frame.run_llm), now=time.monotonic()
+                    )
                 )
         await super().push_frame(frame, direction)
 
     async def _on_function_call_result(self, frame: FunctionCallResultFrame) -> None:
         output, final, run_llm = result_outcome(frame)
         await self._execute(
-            self._core.function_result(frame.tool_call_id, output, final=final, run_llm=run_llm)
+            self._core.function_result(
+                frame.tool_call_id, output, final=final, run_llm=run_llm, now=time.monotonic()
+            )
         )
