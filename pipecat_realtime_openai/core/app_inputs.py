@@ -139,6 +139,9 @@ class AppInputs(SessionBase):
             run_llm: False when the result asks not to run the model.
         """
         out: list[Action] = []
+        if self._mcp.is_call(call_id):
+            # The server ran this MCP call and holds its output already.
+            return out
         if not final:
             text = self._tool_messages.progress(call_id, output)
             self._add_item(text_message_item(text, "system"), out)
