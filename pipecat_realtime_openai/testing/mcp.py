@@ -120,7 +120,7 @@ def check_mcp_tools(tools: Any) -> ItemError | None:
     for index, tool in enumerate(tools):
         if not isinstance(tool, dict) or tool.get("type") != "mcp":
             continue
-        param = f"session.tools[{index}]"
+        param = f"session.tools.{index}"
         if not tool.get("server_label"):
             return ItemError("missing_required_parameter", "Missing server_label.", param)
         if not tool.get("server_url") and not tool.get("connector_id"):

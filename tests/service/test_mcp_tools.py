@@ -373,3 +373,31 @@ async def test_the_context_round_trip_sends_nothing_the_server_holds(simulator, 
     assert "conversation.item.delete" not in conn.client_event_types
     assert [i["type"] for i in conn.items].count("mcp_call") == 1
     assert "Again: four." in spoken(out)
+
+
+def test_mixed_tool_lists_keep_function_tools_and_carry_native_ones() -> None:
+    from pipecat.adapters.llm.schemas.tools_schema import AdapterType, ToolsSchema
+    from pydantic import ValidationError
+
+    from pipecat_realtime_openai.settings import normalize_tools
+
+    schema = FunctionSchema(name="f", description="F.", properties={}, required=[])
+    raw = {"type": "mcp", "server_label": "cal", "connector_id": "connector_googlecalendar"}
+    mixed = normalize_tools([schema, dice_tool(), raw])
+    assert isinstance(mixed, ToolsSchema)
+    assert mixed.standard_tools == [schema]
+    assert mixed.custom_tools == {
+        AdapterType.OPENAI: [
+            {"type": "mcp", "server_label": "dice", "server_url": "https://dice.example/mcp"},
+            raw,
+        ]
+    }
+    assert normalize_tools([dice_tool()]) == [
+        {"type": "mcp", "server_label": "dice", "server_url": "https://dice.example/mcp"}
+    ]
+    try:
+        McpTool(server_label="nowhere")
+    except ValidationError as exc:
+        assert "server_url or a connector_id" in str(exc)
+    else:
+        raise AssertionError("an MCP tool without a server was accepted")
