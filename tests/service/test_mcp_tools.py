@@ -21,6 +21,7 @@ from pipecat.frames.frames import (
     LLMContextFrame,
     LLMFullResponseEndFrame,
     LLMMessagesAppendFrame,
+    LLMMessagesUpdateFrame,
     LLMRunFrame,
     TTSTextFrame,
 )
@@ -401,3 +402,23 @@ def test_mixed_tool_lists_keep_function_tools_and_carry_native_ones() -> None:
         assert "server_url or a connector_id" in str(exc)
     else:
         raise AssertionError("an MCP tool without a server was accepted")
+
+
+async def test_a_replaced_context_keeps_the_servers_tool_listing(simulator, harnesses):
+    serve_dice(simulator)
+    _service, harness, conn = await start(simulator, harnesses, dice_tool())
+
+    async def update(content: str) -> None:
+        messages = [{"role": "user", "content": content}]
+        await harness.send(LLMMessagesUpdateFrame(messages=messages, run_llm=False))
+
+    def kinds() -> list[tuple[str, Any]]:
+        return [(i["type"], i.get("content", [{}])[0].get("text")) for i in conn.items]
+
+    await update("One")
+    await wait_until(lambda: kinds() == [("mcp_list_tools", None), ("message", "One")])
+    await update("A fresh start")  # nothing in common: the old conversation goes
+    await wait_until(lambda: kinds() == [("mcp_list_tools", None), ("message", "A fresh start")])
+    await harness.stop()
+    deleted = [e["item_id"] for e in conn.client_events if e["type"] == "conversation.item.delete"]
+    assert len(deleted) == 1 and not deleted[0].startswith("mcpl_")
