@@ -58,6 +58,26 @@ def normalize_tools(tools: Any) -> Any:
     return tools
 
 
+def context_tools(tools: Any) -> Any:
+    """Tools as Pipecat's ``LLMContext`` takes them (``LLMSetToolsFrame``, context tools).
+
+    ``LLMContext`` refuses plain lists of provider-native tools, so a list holding any
+    (an ``McpTool`` or a tool dict) becomes a ``ToolsSchema`` carrying them as its
+    OpenAI custom tools, beside the standard ones.
+
+    Args:
+        tools: What the application gave.
+
+    Returns:
+        The tools, as a ``ToolsSchema`` when the list held native tools.
+    """
+    if isinstance(tools, list) and not all(_is_standard(t) for t in tools):
+        standard = [t for t in tools if _is_standard(t)]
+        native = [mcp_tool_dict(t) for t in tools if not _is_standard(t)]
+        return ToolsSchema(standard_tools=standard, custom_tools={AdapterType.OPENAI: native})
+    return tools
+
+
 def _is_standard(tool: Any) -> bool:
     return isinstance(tool, FunctionSchema) or callable(tool)
 

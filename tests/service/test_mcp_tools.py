@@ -23,6 +23,7 @@ from pipecat.frames.frames import (
     LLMMessagesAppendFrame,
     LLMMessagesUpdateFrame,
     LLMRunFrame,
+    LLMSetToolsFrame,
     TTSTextFrame,
 )
 from pipecat.observers.base_observer import BaseObserver, FramePushed
@@ -422,3 +423,25 @@ async def test_a_replaced_context_keeps_the_servers_tool_listing(simulator, harn
     await harness.stop()
     deleted = [e["item_id"] for e in conn.client_events if e["type"] == "conversation.item.delete"]
     assert len(deleted) == 1 and not deleted[0].startswith("mcpl_")
+
+
+async def test_tools_set_at_runtime_may_hold_mcp_tools(simulator, harnesses):
+    serve_dice(simulator)
+    simulator.mcp.add_server("cal", [FakeMcpTool("events")])
+    service = make_service(simulator)
+    harness = harnesses(service)
+    await harness.start()
+    conn = await simulator.wait_for_connection()
+    await conn.wait_for_server_event("session.updated")
+    schema = FunctionSchema(name="f", description="F.", properties={}, required=[])
+    raw = {"type": "mcp", "server_label": "cal", "connector_id": "connector_googlecalendar"}
+    await harness.send(LLMSetToolsFrame(tools=[schema, dice_tool(), raw]))
+    update = await conn.wait_for_client_event("session.update", count=2)
+    await conn.wait_for_server_event("mcp_list_tools.completed", count=2)
+    await harness.stop()
+    assert [t.get("server_label", t.get("name")) for t in update["session"]["tools"]] == [
+        "f",
+        "dice",
+        "cal",
+    ]
+    assert not harness.up.of(ErrorFrame)
