@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from pipecat_realtime_openai.protocol.items import ConversationItem
@@ -143,18 +143,19 @@ class _Call:
     failed: bool = False
 
 
-@dataclass
 class McpTracker:
     """What the server reported of MCP listings, calls and approval requests.
 
-    Every method is idempotent in the sense the events need: news comes out once.
+    Each piece of news comes out once, however many copies of an item arrive.
     """
 
-    _lists: dict[str, str] = field(default_factory=dict)
-    _listed: set[str] = field(default_factory=set)
-    _calls: OrderedDict[str, _Call] = field(default_factory=OrderedDict)
-    _asked: set[str] = field(default_factory=set)
-    _pending: dict[str, McpApprovalRequest] = field(default_factory=dict)
+    def __init__(self) -> None:
+        """Start knowing nothing."""
+        self._lists: dict[str, str] = {}
+        self._listed: set[str] = set()
+        self._calls: OrderedDict[str, _Call] = OrderedDict()
+        self._asked: set[str] = set()
+        self._pending: dict[str, McpApprovalRequest] = {}
 
     # -- listings ------------------------------------------------------------------------
 
@@ -252,11 +253,6 @@ class McpTracker:
     def answered(self, request_id: str) -> McpApprovalRequest | None:
         """The application answered: the request, if the server still waits for it."""
         return self._pending.pop(request_id, None)
-
-    @property
-    def pending(self) -> list[McpApprovalRequest]:
-        """Requests not answered yet."""
-        return list(self._pending.values())
 
     def reset(self) -> None:
         """A new connection: old requests can no longer be answered."""

@@ -67,7 +67,9 @@ class ConversationItem(WireModel):
     Parameters:
         id: Item id. Optional when creating (the server assigns one); up to 32 chars.
         object: ``"realtime.item"`` in server events.
-        type: ``message``, ``function_call`` or ``function_call_output``.
+        type: ``message``, ``function_call``, ``function_call_output``, or an MCP item
+            (``mcp_list_tools``, ``mcp_call``, ``mcp_approval_request``,
+            ``mcp_approval_response``).
         status: ``completed``, ``in_progress`` or ``incomplete``.
         role: ``user``, ``assistant`` or ``system`` for messages.
         content: Content parts of a message.

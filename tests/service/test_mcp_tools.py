@@ -37,6 +37,7 @@ from pipecat_realtime_openai.protocol.session import SessionProperties
 from pipecat_realtime_openai.service import OpenAIRealtimeLLMService
 from pipecat_realtime_openai.testing import (
     FakeMcpTool,
+    FunctionCall,
     McpCall,
     RealtimeSimulator,
     Reply,
@@ -445,3 +446,46 @@ async def test_tools_set_at_runtime_may_hold_mcp_tools(simulator, harnesses):
         "cal",
     ]
     assert not harness.up.of(ErrorFrame)
+
+
+async def test_function_calls_and_mcp_calls_share_a_session(simulator, harnesses):
+    async def weather(params: Any) -> None:
+        await params.result_callback({"sky": "sunny"})
+
+    serve_dice(simulator)
+    simulator.responder = ScriptedResponder(
+        [
+            Reply(function_calls=[FunctionCall("get_weather", {}, call_id="call_w")]),
+            Reply(mcp_calls=[ROLL]),
+            said_roll,
+        ]
+    )
+    schema = FunctionSchema(name="get_weather", description="W.", properties={}, required=[])
+    service = make_service(
+        simulator,
+        settings=OpenAIRealtimeLLMService.Settings(
+            session_properties=SessionProperties(
+                tools=[schema, dice_tool(require_approval="never")]
+            )
+        ),
+    )
+    service.register_function("get_weather", weather)
+    observer = FunctionFrames()
+    harness = harnesses(service, observers=[observer])
+    await harness.start()
+    conn = await simulator.wait_for_connection()
+    await conn.wait_for_server_event("mcp_list_tools.completed")
+    await ask(harness)
+    await harness.down.wait_for(LLMFullResponseEndFrame, count=2)
+    await harness.stop()
+    outputs = [i for i in item_creates(conn) if i["type"] == "function_call_output"]
+    assert [(o["call_id"], json.loads(o["output"])) for o in outputs] == [
+        ("call_w", {"sky": "sunny"})
+    ]
+    assert conn.client_event_types.count("response.create") == 2
+    results = [f for f in observer.frames if isinstance(f, FunctionCallResultFrame)]
+    assert [(r.function_name, r.result) for r in results] == [
+        ("get_weather", {"sky": "sunny"}),
+        ("roll", '{"value": 4}'),
+    ]
+    assert 'You rolled {"value": 4}.' in spoken(harness.down)
