@@ -13,12 +13,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from pipecat_realtime_openai import events
+from pipecat_realtime_openai.core.mcp import McpApprovalRequest
 from pipecat_realtime_openai.core.reconnect import ReconnectInfo, ReconnectOptions
 from pipecat_realtime_openai.core.turn_timeline import (
     ToolCallTiming,
     TurnInterruption,
     TurnTimeline,
 )
+from pipecat_realtime_openai.events import McpTool
 
 if TYPE_CHECKING:
     from pipecat_realtime_openai.service import (
@@ -45,6 +47,8 @@ __all__ = [
     "AzureRealtimeLLMSettings",
     "GrokRealtimeLLMService",
     "GrokRealtimeLLMSettings",
+    "McpApprovalRequest",
+    "McpTool",
     "OpenAIRealtimeLLMService",
     "OpenAIRealtimeLLMSettings",
     "ReconnectInfo",

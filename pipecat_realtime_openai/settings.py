@@ -17,11 +17,12 @@ from dataclasses import fields as dataclass_fields
 from typing import Any, Self, cast
 
 from pipecat.adapters.llm.schemas.function_schema import FunctionSchema
-from pipecat.adapters.llm.schemas.tools_schema import ToolsSchema
+from pipecat.adapters.llm.schemas.tools_schema import AdapterType, ToolsSchema
 from pipecat.services.settings import LLMSettings
 from pipecat.utils.types import NOT_GIVEN, NotGiven, is_given
 from pydantic import BaseModel
 
+from pipecat_realtime_openai.protocol.mcp import mcp_tool_dict
 from pipecat_realtime_openai.protocol.session import DEFAULT_REALTIME_MODEL, SessionProperties
 
 DEFAULT_MODEL = DEFAULT_REALTIME_MODEL
@@ -32,8 +33,11 @@ def normalize_tools(tools: Any) -> Any:
     """Wrap a plain list of Pipecat standard tools in a ``ToolsSchema``.
 
     A list made only of ``FunctionSchema`` objects and direct functions becomes a
-    ``ToolsSchema`` (as Pipecat's own session model does); any other list is taken
-    to be provider-native tool dicts and kept as is.
+    ``ToolsSchema`` (as Pipecat's own session model does). A list that mixes them
+    with provider-native tools (an :class:`~pipecat_realtime_openai.protocol.mcp.McpTool`
+    or a tool dict such as ``{"type": "mcp", ...}``) becomes a ``ToolsSchema`` whose
+    ``custom_tools`` hold the native ones, so both reach the session. A list of native
+    tools only is kept as is (``McpTool`` models as their wire dicts).
 
     Args:
         tools: A ``ToolsSchema``, a list of standard or provider-native tools, or None.
@@ -42,9 +46,40 @@ def normalize_tools(tools: Any) -> Any:
         The tools in the form the service stores them.
     """
     if isinstance(tools, list) and tools:
-        if all(isinstance(t, FunctionSchema) or callable(t) for t in tools):
-            return ToolsSchema(standard_tools=tools)
+        standard = [t for t in tools if isinstance(t, FunctionSchema) or callable(t)]
+        native = [
+            mcp_tool_dict(t) for t in tools if not (isinstance(t, FunctionSchema) or callable(t))
+        ]
+        if not native:
+            return ToolsSchema(standard_tools=standard)
+        if standard:
+            return ToolsSchema(standard_tools=standard, custom_tools={AdapterType.OPENAI: native})
+        return native
     return tools
+
+
+def context_tools(tools: Any) -> Any:
+    """Tools as Pipecat's ``LLMContext`` takes them (``LLMSetToolsFrame``, context tools).
+
+    ``LLMContext`` refuses plain lists of provider-native tools, so a list holding any
+    (an ``McpTool`` or a tool dict) becomes a ``ToolsSchema`` carrying them as its
+    OpenAI custom tools, beside the standard ones.
+
+    Args:
+        tools: What the application gave.
+
+    Returns:
+        The tools, as a ``ToolsSchema`` when the list held native tools.
+    """
+    if isinstance(tools, list) and not all(_is_standard(t) for t in tools):
+        standard = [t for t in tools if _is_standard(t)]
+        native = [mcp_tool_dict(t) for t in tools if not _is_standard(t)]
+        return ToolsSchema(standard_tools=standard, custom_tools={AdapterType.OPENAI: native})
+    return tools
+
+
+def _is_standard(tool: Any) -> bool:
+    return isinstance(tool, FunctionSchema) or callable(tool)
 
 
 def to_session_properties(value: Any) -> SessionProperties:

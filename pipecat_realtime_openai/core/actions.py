@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 from pipecat_realtime_openai.core.context_sync import ContextEdit
 from pipecat_realtime_openai.core.errors import ErrorCategoryName
+from pipecat_realtime_openai.core.mcp import McpApprovalRequest, McpCallNews
 from pipecat_realtime_openai.core.turn_timeline import TurnTimeline
 from pipecat_realtime_openai.protocol.client_events import ClientEvent
 from pipecat_realtime_openai.protocol.items import ConversationItem
@@ -217,6 +218,42 @@ class RunFunctionCall:
 
 
 @dataclass(frozen=True, slots=True)
+class McpCallStarted:
+    """The server started an MCP tool call: observers see it as a function call.
+
+    Attributes:
+        call: The call (``call_id`` is its ``mcp_call`` item's id).
+    """
+
+    call: McpCallNews
+
+
+@dataclass(frozen=True, slots=True)
+class McpCallEnded:
+    """An MCP tool call the server ran returned or failed.
+
+    Attributes:
+        call: The call, with its ``output`` or ``error``.
+    """
+
+    call: McpCallNews
+
+
+@dataclass(frozen=True, slots=True)
+class McpApprovalAsked:
+    """The server waits for the application's answer to an MCP approval request.
+
+    The host asks the application and gives the answer to
+    ``RealtimeSession.mcp_approval``.
+
+    Attributes:
+        request: The request.
+    """
+
+    request: McpApprovalRequest
+
+
+@dataclass(frozen=True, slots=True)
 class Notify:
     """Call the application's event handler.
 
@@ -317,6 +354,9 @@ Action = (
     | UsageReport
     | ResponseFinished
     | RunFunctionCall
+    | McpCallStarted
+    | McpCallEnded
+    | McpApprovalAsked
     | Notify
     | ReportError
     | ConversationSeeded

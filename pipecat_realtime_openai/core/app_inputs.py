@@ -148,6 +148,9 @@ class AppInputs(SessionBase):
         out: list[Action] = []
         if final and now is not None:
             self._timeline.tool_ended(call_id, now)
+        if self._mcp.is_call(call_id):
+            # The server ran this MCP call and holds its output already.
+            return out
         if not final:
             text = self._tool_messages.progress(call_id, output)
             self._add_item(text_message_item(text, "system"), out)

@@ -364,9 +364,12 @@ class ConversationSync:
                 found.item_ids = [i for i in self._held(found.message, mirror) or [] if i]
                 kept |= set(found.item_ids)
         if replaced:
-            # A new context: what the server holds beyond it goes too.
+            # A new context: what the server holds beyond it goes too, except the MCP
+            # tool listings, which belong to the session's tools, not to the dialogue.
             changes.deletes += [
-                i for i in mirror.finished_ids() if i not in kept and i not in changes.deletes
+                i
+                for i in mirror.finished_ids()
+                if i not in kept and i not in changes.deletes and not _is_listing(mirror, i)
             ]
         changes.deletes = [i for i in changes.deletes if i not in kept]
         entries = [entry for entry in new if entry is not None]
@@ -458,6 +461,11 @@ def _repairs(
             edits.append(ContextEdit("remove", index, message.text))
             entries.pop(index)
     return edits
+
+
+def _is_listing(mirror: ConversationMirror, item_id: str) -> bool:
+    found = mirror.get(item_id)
+    return found is not None and found.item.get("type") == "mcp_list_tools"
 
 
 def _results(messages: Sequence[ContextMessage]) -> list[ToolResult]:

@@ -82,8 +82,13 @@ class ConversationMirror:
     def item_for_call(self, call_id: str, kind: str) -> str | None:
         """The id of the ``function_call`` or ``function_call_output`` item of a call.
 
-        Items the client is creating count too (not confirmed yet).
+        Items the client is creating count too (not confirmed yet). An MCP call stands
+        as its own ``function_call`` (its id is the call id the host's frames give it):
+        the server ran it and holds it.
         """
+        mcp = self._items.get(call_id) if kind == "function_call" else None
+        if mcp is not None and mcp.item.get("type") == "mcp_call":
+            return call_id
         for item_id in reversed(self._order):
             item = self._items[item_id].item
             if item.get("type") == kind and item.get("call_id") == call_id:

@@ -79,6 +79,27 @@ def function_output_item(call_id: str, output: str) -> ConversationItem:
     return ConversationItem(type="function_call_output", call_id=call_id, output=output)
 
 
+def mcp_approval_response_item(
+    request_id: str, approve: bool, reason: str | None = None
+) -> ConversationItem:
+    """Build the ``mcp_approval_response`` item answering an MCP approval request.
+
+    Args:
+        request_id: The ``mcp_approval_request`` item's id.
+        approve: Whether the call may run.
+        reason: Why; left out of the item when None (the field is optional).
+
+    Returns:
+        The item (its id is given when it is sent).
+    """
+    item = ConversationItem(
+        type="mcp_approval_response", approval_request_id=request_id, approve=approve
+    )
+    if reason is not None:
+        item.reason = reason
+    return item
+
+
 def encode_result(result: Any) -> str:
     """Encode a tool result as the string the API expects.
 

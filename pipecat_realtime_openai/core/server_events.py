@@ -41,10 +41,10 @@ from pipecat_realtime_openai.core.actions import (
 )
 from pipecat_realtime_openai.core.errors import classify_error
 from pipecat_realtime_openai.core.function_calls import PendingCall
+from pipecat_realtime_openai.core.mcp_inputs import McpInputs
 from pipecat_realtime_openai.core.out_of_band import EVENT_PREFIX as OUT_OF_BAND_PREFIX
 from pipecat_realtime_openai.core.phase import Phase
 from pipecat_realtime_openai.core.reconnect import ReconnectInfo
-from pipecat_realtime_openai.core.session_base import SessionBase
 from pipecat_realtime_openai.core.session_config import (
     server_answers_turns,
     server_interrupts_replies,
@@ -63,8 +63,8 @@ RETRIEVE_PREFIX = "rci_"
 Handler = Callable[[Any, float, list[Action]], None]
 
 
-class ServerEventInputs(SessionBase):
-    """Applies server events to the session."""
+class ServerEventInputs(McpInputs):
+    """Applies server events to the session (MCP news: :class:`McpInputs`)."""
 
     @cached_property
     def _event_handlers(self) -> dict[type, Handler]:
@@ -88,11 +88,13 @@ class ServerEventInputs(SessionBase):
             ev.ConversationItemInputAudioTranscriptionFailed: self._on_transcription_failed,
             ev.ResponseCreated: self._on_response_created,
             ev.ResponseOutputItemAdded: self._on_output_item_added,
+            ev.ResponseOutputItemDone: self._on_output_item_done,
             ev.ResponseFunctionCallArgumentsDone: self._on_arguments_done,
             ev.ResponseAudioDone: self._on_audio_done,
             ev.ResponseDone: self._on_response_done,
             ev.RateLimitsUpdated: self._on_rate_limits,
             ev.ErrorEvent: self._on_error,
+            **self._mcp_event_handlers,
         }
 
     def server_event(self, event: Any, now: float) -> list[Action]:
@@ -372,12 +374,14 @@ class ServerEventInputs(SessionBase):
         conversation.on_item_added(event.item, event.previous_item_id)
         if not conversation.is_restored_echo(event.item.id):
             out.append(Notify("on_conversation_item_created", (event.item.id, event.item)))
+        self._mcp_item(event.item, False, out)
 
     def _on_item_done(self, event: ev.ConversationItemDone, now: float, out: list[Action]) -> None:
         conversation = self._conversation
         conversation.mirror.on_item_done(event.item, event.previous_item_id)
         if not conversation.is_restored_echo(event.item.id, done=True):
             out.append(Notify("on_conversation_item_updated", (event.item.id, event.item)))
+        self._mcp_item(event.item, True, out)
 
     def _on_item_deleted(
         self, event: ev.ConversationItemDeleted, now: float, out: list[Action]
@@ -418,6 +422,13 @@ class ServerEventInputs(SessionBase):
         item = event.item
         if item.type == "function_call" and item.call_id and item.name:
             self._calls.on_call_added(item.call_id, item.name, item.id or "", event.response_id)
+        else:
+            self._mcp_item(item, False, out)
+
+    def _on_output_item_done(
+        self, event: ev.ResponseOutputItemDone, now: float, out: list[Action]
+    ) -> None:
+        self._mcp_item(event.item, True, out)
 
     def _on_arguments_done(
         self, event: ev.ResponseFunctionCallArgumentsDone, now: float, out: list[Action]

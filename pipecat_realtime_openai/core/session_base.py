@@ -60,6 +60,7 @@ from pipecat_realtime_openai.core.items import (
     text_message_item,
 )
 from pipecat_realtime_openai.core.lifecycle import Closing
+from pipecat_realtime_openai.core.mcp import McpTracker
 from pipecat_realtime_openai.core.out_of_band import OutOfBandRequests
 from pipecat_realtime_openai.core.phase import Phase, PhaseTracker
 from pipecat_realtime_openai.core.playback import PlaybackTracker, TruncateItem
@@ -236,6 +237,7 @@ class SessionBase:
         self._replies: dict[str, list[str]] = {}
         # The conversation.
         self._calls = FunctionCallTracker()
+        self._mcp = McpTracker()
         self._conversation = ServerConversation(self._next_event_id, name)
         self._packed_seed = context_seed == "packed"
         self._tool_messages: ToolMessages = (
@@ -582,6 +584,7 @@ class SessionBase:
         """
         self._config.reset()
         ended_turns = self._timeline.flush()
+        self._mcp.reset()
         self._interim_transcripts.clear()
         self._speaker_segments.clear()
         self._input.reset(keep_held=keep_conversation)

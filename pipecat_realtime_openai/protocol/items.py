@@ -1,8 +1,8 @@
-"""Conversation items: messages, function calls and function call outputs."""
+"""Conversation items: messages, function calls and their outputs, MCP items."""
 
 from __future__ import annotations
 
-from typing import Literal, TypeAlias
+from typing import Any, Literal, TypeAlias
 
 from pipecat_realtime_openai.protocol.base import WireModel
 from pipecat_realtime_openai.protocol.session import ImageDetail
@@ -21,8 +21,19 @@ ContentType: TypeAlias = (
 )
 """Content part types; other strings are kept so newer servers do not break parsing."""
 
-ItemType: TypeAlias = Literal["message", "function_call", "function_call_output"] | str
-"""Item types a voice client handles; other strings (e.g. MCP items) are kept as-is."""
+ItemType: TypeAlias = (
+    Literal[
+        "message",
+        "function_call",
+        "function_call_output",
+        "mcp_list_tools",
+        "mcp_call",
+        "mcp_approval_request",
+        "mcp_approval_response",
+    ]
+    | str
+)
+"""Item types a voice client handles; other strings are kept as-is."""
 
 
 class ItemContent(WireModel):
@@ -56,14 +67,26 @@ class ConversationItem(WireModel):
     Parameters:
         id: Item id. Optional when creating (the server assigns one); up to 32 chars.
         object: ``"realtime.item"`` in server events.
-        type: ``message``, ``function_call`` or ``function_call_output``.
+        type: ``message``, ``function_call``, ``function_call_output``, or an MCP item
+            (``mcp_list_tools``, ``mcp_call``, ``mcp_approval_request``,
+            ``mcp_approval_response``).
         status: ``completed``, ``in_progress`` or ``incomplete``.
         role: ``user``, ``assistant`` or ``system`` for messages.
         content: Content parts of a message.
         call_id: Function call id (function_call and function_call_output).
         name: Function name of a function_call.
         arguments: JSON-encoded arguments of a function_call.
-        output: Result of a function call, as a string (usually JSON).
+        output: Result of a function call or an MCP call, as a string (usually JSON).
+        server_label: The MCP server of an ``mcp_list_tools``, ``mcp_call`` or
+            ``mcp_approval_request`` item.
+        tools: The tools an ``mcp_list_tools`` item lists (``name``, ``input_schema``,
+            ``description``, ``annotations``).
+        error: What went wrong in an ``mcp_call`` (``type`` ``protocol_error``,
+            ``tool_execution_error`` or ``http_error``, and a ``message``).
+        approval_request_id: The approval request an ``mcp_call`` ran under, or the one
+            an ``mcp_approval_response`` answers.
+        approve: The decision of an ``mcp_approval_response``.
+        reason: Why, in an ``mcp_approval_response``.
     """
 
     id: str | None = None
@@ -77,3 +100,9 @@ class ConversationItem(WireModel):
     name: str | None = None
     arguments: str | None = None
     output: str | None = None
+    server_label: str | None = None
+    tools: list[dict[str, Any]] | None = None
+    error: dict[str, Any] | None = None
+    approval_request_id: str | None = None
+    approve: bool | None = None
+    reason: str | None = None

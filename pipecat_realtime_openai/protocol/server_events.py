@@ -28,6 +28,10 @@ optional field aside instead of dropping the event). Needed, per event:
   ``response_id`` and ``item_id``, and ``delta`` for the deltas.
 - ``response.function_call_arguments.delta``: ``response_id``, ``item_id``, ``delta``;
   ``.done``: ``response_id``, ``item_id``, ``call_id`` and ``arguments``.
+- ``mcp_list_tools.in_progress`` / ``.completed`` / ``.failed``,
+  ``response.mcp_call.in_progress`` / ``.completed`` / ``.failed``: ``item_id``;
+  ``response.mcp_call_arguments.delta``: ``item_id`` and ``delta``; ``.done``:
+  ``item_id`` and ``arguments``.
 - ``error``: ``error``.
 - ``conversation.created``, ``input_audio_buffer.cleared``, ``rate_limits.updated``:
   nothing beyond the type.
@@ -416,6 +420,68 @@ class ResponseFunctionCallArgumentsDone(ServerEvent):
     name: str | None = None
 
 
+class McpListToolsInProgress(ServerEvent):
+    """The server started listing an MCP server's tools (its ``mcp_list_tools`` item)."""
+
+    type: Literal["mcp_list_tools.in_progress"] = "mcp_list_tools.in_progress"
+    item_id: str
+
+
+class McpListToolsCompleted(ServerEvent):
+    """An MCP server's tools are listed; the ``mcp_list_tools`` item carries them."""
+
+    type: Literal["mcp_list_tools.completed"] = "mcp_list_tools.completed"
+    item_id: str
+
+
+class McpListToolsFailed(ServerEvent):
+    """Listing an MCP server's tools failed: the model cannot use that server."""
+
+    type: Literal["mcp_list_tools.failed"] = "mcp_list_tools.failed"
+    item_id: str
+
+
+class _McpCallEvent(ServerEvent):
+    """Fields shared by the events about one ``mcp_call`` item of a response."""
+
+    item_id: str
+    output_index: int = 0
+
+
+class ResponseMcpCallArgumentsDelta(_McpCallEvent):
+    """A chunk of an MCP call's JSON arguments."""
+
+    type: Literal["response.mcp_call_arguments.delta"] = "response.mcp_call_arguments.delta"
+    response_id: str | None = None
+    delta: str
+
+
+class ResponseMcpCallArgumentsDone(_McpCallEvent):
+    """An MCP call's arguments are complete."""
+
+    type: Literal["response.mcp_call_arguments.done"] = "response.mcp_call_arguments.done"
+    response_id: str | None = None
+    arguments: str
+
+
+class ResponseMcpCallInProgress(_McpCallEvent):
+    """The server is calling the MCP tool."""
+
+    type: Literal["response.mcp_call.in_progress"] = "response.mcp_call.in_progress"
+
+
+class ResponseMcpCallCompleted(_McpCallEvent):
+    """The MCP call returned; the ``mcp_call`` item's ``output`` holds the result."""
+
+    type: Literal["response.mcp_call.completed"] = "response.mcp_call.completed"
+
+
+class ResponseMcpCallFailed(_McpCallEvent):
+    """The MCP call failed; the ``mcp_call`` item's ``error`` says why."""
+
+    type: Literal["response.mcp_call.failed"] = "response.mcp_call.failed"
+
+
 class RateLimitsUpdated(ServerEvent):
     """Current rate limits (dicts with ``name``, ``limit``, ``remaining``, ``reset_seconds``)."""
 
@@ -469,6 +535,14 @@ SERVER_EVENT_TYPES: dict[str, type[ServerEvent]] = {
         ResponseAudioDone,
         ResponseFunctionCallArgumentsDelta,
         ResponseFunctionCallArgumentsDone,
+        McpListToolsInProgress,
+        McpListToolsCompleted,
+        McpListToolsFailed,
+        ResponseMcpCallArgumentsDelta,
+        ResponseMcpCallArgumentsDone,
+        ResponseMcpCallInProgress,
+        ResponseMcpCallCompleted,
+        ResponseMcpCallFailed,
         RateLimitsUpdated,
         ErrorEvent,
     )

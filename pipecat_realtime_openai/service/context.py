@@ -32,6 +32,7 @@ from pipecat_realtime_openai.core.context_sync import (
 )
 from pipecat_realtime_openai.core.items import encode_result, to_protocol_item
 from pipecat_realtime_openai.core.session_config import response_modalities, session_wire_dict
+from pipecat_realtime_openai.protocol.mcp import mcp_tool_dict
 from pipecat_realtime_openai.protocol.responses import Usage
 from pipecat_realtime_openai.protocol.session import SessionProperties
 
@@ -149,7 +150,8 @@ def _session(props: SessionProperties, instructions: str | None, tools: Any) -> 
         wire["output_modalities"] = response_modalities(props)
     if instructions:
         wire["instructions"] = instructions
-    wire["tools"] = list(tools) if isinstance(tools, list) else []
+    # An McpTool given inside a ToolsSchema's custom tools goes out as its wire dict.
+    wire["tools"] = [mcp_tool_dict(tool) for tool in tools] if isinstance(tools, list) else []
     return wire
 
 

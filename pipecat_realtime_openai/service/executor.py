@@ -48,6 +48,7 @@ from pipecat.utils.time import time_now_iso8601
 from pipecat.utils.tracing.service_decorators import traced_openai_realtime, traced_stt
 
 from pipecat_realtime_openai.core import actions as act
+from pipecat_realtime_openai.core.mcp import McpApprovalRequest, McpDecision
 from pipecat_realtime_openai.core.session import RealtimeSession
 from pipecat_realtime_openai.protocol.client_events import ClientEvent
 from pipecat_realtime_openai.protocol.fast import AudioDelta, DeltaRun, TextDelta, TranscriptDelta
@@ -55,6 +56,12 @@ from pipecat_realtime_openai.protocol.items import ConversationItem
 from pipecat_realtime_openai.protocol.shapes import Encoder
 from pipecat_realtime_openai.service.application import ApplicationContext
 from pipecat_realtime_openai.service.context import language_of, token_usage
+from pipecat_realtime_openai.service.mcp import (
+    McpApprovalHandler,
+    McpApprovals,
+    call_result_frame,
+    call_started_frames,
+)
 from pipecat_realtime_openai.service.timeline_metrics import TurnTimelineMetricsData
 from pipecat_realtime_openai.service.wire import Wire
 
@@ -78,9 +85,12 @@ class ActionExecutor(LLMService[OpenAIRealtimeLLMAdapter]):
     _encode: Encoder
     """Writes a client event in the provider's shape (``protocol.shapes.encoder_for``)."""
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, *, mcp_approval_handler: McpApprovalHandler | None = None, **kwargs: Any):
         super().__init__(**kwargs)
         self.user_id = ""
+        self._mcp_approvals = McpApprovals(
+            mcp_approval_handler, str(self), self._answer_mcp_approval, self._report_mcp_error
+        )
         self._retrieval_waiters: dict[str, list[asyncio.Future[ConversationItem]]] = {}
         self._out_of_band_waiters: dict[str, asyncio.Future[str]] = {}
         self._action_handlers: dict[type, ActionHandler] = {
@@ -99,6 +109,9 @@ class ActionExecutor(LLMService[OpenAIRealtimeLLMAdapter]):
             act.UsageReport: self._on_usage,
             act.ResponseFinished: self._on_response_finished,
             act.RunFunctionCall: self._on_run_function_call,
+            act.McpCallStarted: self._on_mcp_call_started,
+            act.McpCallEnded: self._on_mcp_call_ended,
+            act.McpApprovalAsked: self._on_mcp_approval_asked,
             act.Notify: self._on_notify,
             act.ReportError: self._on_report_error,
             act.ConversationSeeded: self._on_conversation_seeded,
@@ -242,6 +255,25 @@ class ActionExecutor(LLMService[OpenAIRealtimeLLMAdapter]):
             context=self._app.context,
         )
         await self.run_function_calls([call])
+
+    async def _on_mcp_call_started(self, action: act.McpCallStarted) -> None:
+        for frame in call_started_frames(action.call, self._app.context):
+            await self.broadcast_frame_instance(frame)
+
+    async def _on_mcp_call_ended(self, action: act.McpCallEnded) -> None:
+        await self.broadcast_frame_instance(call_result_frame(action.call))
+
+    async def _on_mcp_approval_asked(self, action: act.McpApprovalAsked) -> None:
+        await self._call_event_handler("on_mcp_approval_request", action.request)
+        await self._mcp_approvals.ask(action.request, self.create_task)
+
+    async def _answer_mcp_approval(
+        self, request: McpApprovalRequest, decision: McpDecision
+    ) -> None:
+        await self._execute(self._core.mcp_approval(request.id, decision.approve, decision.reason))
+
+    async def _report_mcp_error(self, message: str, exc: Exception) -> None:
+        await self.push_error(message, exception=exc)
 
     async def _on_notify(self, action: act.Notify) -> None:
         await self._call_event_handler(action.handler, *action.args)

@@ -47,6 +47,7 @@ from pipecat_realtime_openai.service.context import (
 )
 from pipecat_realtime_openai.service.endpoint import connection_url
 from pipecat_realtime_openai.service.input import PauseFlusher
+from pipecat_realtime_openai.service.mcp import McpApprovalHandler
 from pipecat_realtime_openai.service.supervisor import ConnectionSupervisor
 from pipecat_realtime_openai.service.translator import FrameTranslator
 from pipecat_realtime_openai.service.wire import Wire
@@ -85,6 +86,10 @@ class OpenAIRealtimeLLMService(FrameTranslator):
       and the latencies between them). With metrics enabled the same figures go
       downstream as a ``MetricsFrame`` of
       :class:`~pipecat_realtime_openai.service.timeline_metrics.TurnTimelineMetricsData`.
+    - ``on_mcp_tools_listed(service, server_label, tools)`` once the server listed an
+      MCP server's tools (``tools``: dicts with ``name``, ``input_schema``, ...).
+    - ``on_mcp_approval_request(service, request)`` when an MCP call waits for
+      approval (to watch; ``mcp_approval_handler`` decides).
 
     Example::
 
@@ -128,6 +133,7 @@ class OpenAIRealtimeLLMService(FrameTranslator):
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, str] | None = None,
         dialect: Dialect | str = OPENAI,
+        mcp_approval_handler: McpApprovalHandler | None = None,
         **kwargs: Any,
     ) -> None:
         """Create the service.
@@ -174,12 +180,17 @@ class OpenAIRealtimeLLMService(FrameTranslator):
                 (``openai``, ``azure``, ``azure-preview``, ``voice-live``, ``xai``).
                 The provider services set it; give it for another server that
                 speaks like one of them.
+            mcp_approval_handler: Keyword-only extra: decides the server's approval
+                requests for MCP tool calls (``require_approval``): called with an
+                :class:`~pipecat_realtime_openai.core.mcp.McpApprovalRequest`, sync or
+                async, returning ``True``/``False`` or ``(approve, reason)``. Without
+                one every request is denied (with a warning); one that raises denies.
             **kwargs: Passed to ``LLMService``.
         """
         store, deprecated = initial_settings(model, session_properties, settings, self.Settings)
         for name in deprecated:
             self._warn_init_param_moved_to_settings(name, name)
-        super().__init__(settings=store, **kwargs)
+        super().__init__(settings=store, mcp_approval_handler=mcp_approval_handler, **kwargs)
         self.api_key = api_key
         self._base_url = base_url
         self._extra_headers = dict(extra_headers or {})
@@ -235,6 +246,8 @@ class OpenAIRealtimeLLMService(FrameTranslator):
         self._register_event_handler("on_reconnected")
         self._register_event_handler("on_rate_limits_updated")
         self._register_event_handler("on_turn_timeline")
+        self._register_event_handler("on_mcp_tools_listed")
+        self._register_event_handler("on_mcp_approval_request")
 
     # -- public API ------------------------------------------------------------------
 
@@ -486,6 +499,7 @@ class OpenAIRealtimeLLMService(FrameTranslator):
         actions = self._core.close(push_frames=not shutting_down)
         await self._supervisor.stop()
         await self._pause.stop(self.cancel_task)
+        await self._mcp_approvals.stop(self.cancel_task)
         await self._execute(actions)
 
     async def _auth_headers(self) -> dict[str, str]:

@@ -41,7 +41,7 @@ from pipecat_realtime_openai.service.application import result_outcome
 from pipecat_realtime_openai.service.context import context_messages
 from pipecat_realtime_openai.service.executor import ActionExecutor
 from pipecat_realtime_openai.service.input import PauseFlusher, to_data_uri
-from pipecat_realtime_openai.settings import OpenAIRealtimeLLMSettings
+from pipecat_realtime_openai.settings import OpenAIRealtimeLLMSettings, context_tools
 
 
 class FrameTranslator(ActionExecutor):
@@ -172,10 +172,11 @@ class FrameTranslator(ActionExecutor):
         await self._execute(core.context_changed(found, downstream=downstream, run_llm=run_llm))
 
     async def _on_set_tools(self, frame: LLMSetToolsFrame) -> None:
-        self._app.set_tools(frame.tools)
+        tools = context_tools(frame.tools)
+        self._app.set_tools(tools)
         # A realtime session gets no context frame per turn, so handlers sync here:
         # handlers of tools no longer advertised go.
-        self._sync_registered_tool_handlers(frame.tools)
+        self._sync_registered_tool_handlers(tools)
         await self._session_changed()
 
     async def push_frame(

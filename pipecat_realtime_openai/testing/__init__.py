@@ -13,6 +13,7 @@ the project's recorded fixtures) to whatever client connects, for replay tests.
 
 from pipecat_realtime_openai.testing.connection import SimulatedConnection
 from pipecat_realtime_openai.testing.faults import Faults, InjectedError
+from pipecat_realtime_openai.testing.mcp import FakeMcpTool, McpRegistry
 from pipecat_realtime_openai.testing.recordings import (
     Interaction,
     Recording,
@@ -26,6 +27,7 @@ from pipecat_realtime_openai.testing.replay import RecordingReplayServer
 from pipecat_realtime_openai.testing.responder import (
     EchoResponder,
     FunctionCall,
+    McpCall,
     Reply,
     Responder,
     ResponseContext,
@@ -37,10 +39,13 @@ from pipecat_realtime_openai.testing.transcription import TranscriptionFailure, 
 
 __all__ = [
     "EchoResponder",
+    "FakeMcpTool",
     "Faults",
     "FunctionCall",
     "InjectedError",
     "Interaction",
+    "McpCall",
+    "McpRegistry",
     "RealtimeSessionState",
     "RealtimeSimulator",
     "Recording",

@@ -31,6 +31,42 @@ class FunctionCall:
 
 
 @dataclass(frozen=True)
+class McpCall:
+    """A call the simulated assistant makes to a tool of a remote MCP server.
+
+    The simulator runs it against its MCP registry (``RealtimeSimulator.mcp``), asking
+    the client's approval first when the session's ``require_approval`` says so. Once
+    the calls of a reply ran, the same response goes on with the next reply of the
+    responder, which sees their outputs (``ResponseContext.last_mcp_output``).
+
+    Attributes:
+        server_label: The server, as the session's ``mcp`` tool labels it.
+        name: The tool.
+        arguments: Arguments as a dict (JSON-encoded on the wire) or a ready JSON string.
+    """
+
+    server_label: str
+    name: str
+    arguments: dict[str, Any] | str = field(default_factory=dict)
+
+    def arguments_json(self) -> str:
+        """The arguments as the JSON text the server streams."""
+        if isinstance(self.arguments, str):
+            return self.arguments
+        return json.dumps(self.arguments)
+
+    def arguments_dict(self) -> dict[str, Any]:
+        """The arguments as a dict (empty when they are not a JSON object)."""
+        if isinstance(self.arguments, dict):
+            return dict(self.arguments)
+        try:
+            value = json.loads(self.arguments)
+        except ValueError:
+            return {}
+        return value if isinstance(value, dict) else {}
+
+
+@dataclass(frozen=True)
 class Reply:
     """One response of the simulated assistant.
 
@@ -38,10 +74,12 @@ class Reply:
         text: What it says: a string for one message item, a sequence of strings for
             several message items in the same response, or None for no message.
         function_calls: Tool calls made after the message items, in order.
+        mcp_calls: MCP tool calls made after those (see :class:`McpCall`).
     """
 
     text: str | Sequence[str] | None = None
     function_calls: Sequence[FunctionCall] = ()
+    mcp_calls: Sequence[McpCall] = ()
 
     def messages(self) -> list[str]:
         """The message texts, one per message item."""
@@ -75,6 +113,14 @@ class ResponseContext:
         """Output of the function_call_output item closest to the end, if any."""
         for item in reversed(self.items):
             if item.get("type") == "function_call_output":
+                return item.get("output")
+        return None
+
+    @property
+    def last_mcp_output(self) -> str | None:
+        """Output of the ``mcp_call`` item closest to the end, if any."""
+        for item in reversed(self.items):
+            if item.get("type") == "mcp_call":
                 return item.get("output")
         return None
 

@@ -8,7 +8,13 @@ from typing import Any
 from pipecat_realtime_openai.audio.formats import AudioFormatSpec
 from pipecat_realtime_openai.testing.conversation import ConversationStore
 from pipecat_realtime_openai.testing.ids import new_id
-from pipecat_realtime_openai.testing.responder import Responder, ResponseContext, last_user_text
+from pipecat_realtime_openai.testing.mcp import McpSessionState
+from pipecat_realtime_openai.testing.responder import (
+    Reply,
+    Responder,
+    ResponseContext,
+    last_user_text,
+)
 from pipecat_realtime_openai.testing.responses import ResponseRun
 from pipecat_realtime_openai.testing.server_events import Event, make_event
 
@@ -47,6 +53,7 @@ def start_response(
     previous_input_tokens: int,
     early: list[Event],
     late: list[Event],
+    mcp: McpSessionState | None = None,
 ) -> ResponseRun:
     """Ask the responder for a reply and prepare the response that delivers it.
 
@@ -62,6 +69,7 @@ def start_response(
         previous_input_tokens: Input tokens of the previous response (cache model).
         early: Events to send right after `response.created`.
         late: Events to send after the first audio chunk.
+        mcp: The connection's MCP servers (approved calls, approval policies).
 
     Returns:
         The response, ready to be pulled step by step.
@@ -82,21 +90,28 @@ def start_response(
         "usage": None,
         "metadata": options.get("metadata"),
     }
-    items = context_items(store, options)
-    function_outputs = {
-        item["call_id"]: item.get("output", "")
-        for item in items
-        if item.get("type") == "function_call_output" and "call_id" in item
-    }
-    reply = responder.reply(
-        ResponseContext(
-            items=items,
-            session=copy.deepcopy(session),
-            response=copy.deepcopy(options),
-            last_user_text=last_user_text(items),
-            function_outputs=function_outputs,
+
+    def ask_responder() -> Reply:
+        items = context_items(store, options)
+        function_outputs = {
+            item["call_id"]: item.get("output", "")
+            for item in items
+            if item.get("type") == "function_call_output" and "call_id" in item
+        }
+        return responder.reply(
+            ResponseContext(
+                items=items,
+                session=copy.deepcopy(session),
+                response=copy.deepcopy(options),
+                last_user_text=last_user_text(items),
+                function_outputs=function_outputs,
+            )
         )
-    )
+
+    items = context_items(store, options)
+    # Calls the client approved run first; the responder speaks once it read them.
+    approved = mcp.take_approved() if mcp is not None and in_conversation else []
+    reply = Reply() if approved else ask_responder()
     return ResponseRun(
         reply=reply,
         response=response,
@@ -110,4 +125,8 @@ def start_response(
         previous_input_tokens=previous_input_tokens,
         early_events=early,
         late_events=late,
+        mcp=mcp if in_conversation else None,
+        session=session,
+        approved=approved,
+        follow_up=ask_responder,
     )

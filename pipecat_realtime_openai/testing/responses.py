@@ -15,7 +15,8 @@ from typing import Any
 from pipecat_realtime_openai.audio.formats import AudioFormatSpec
 from pipecat_realtime_openai.testing.conversation import ConversationStore
 from pipecat_realtime_openai.testing.ids import new_id
-from pipecat_realtime_openai.testing.responder import Reply
+from pipecat_realtime_openai.testing.mcp import McpRun, McpSessionState
+from pipecat_realtime_openai.testing.responder import McpCall, Reply
 from pipecat_realtime_openai.testing.synth import MS_PER_CHAR, speak, tokenize
 from pipecat_realtime_openai.testing.usage import (
     CHARS_PER_TOKEN,
@@ -27,6 +28,9 @@ AUDIO_CHUNK_MS = 100
 # The transcript runs ahead of the audio, as on the real server: a token is sent once
 # the audio has reached this many ms before its start.
 TRANSCRIPT_LEAD_MS = 1000
+
+# Rounds of MCP calls one response makes at most (each round's follow-up may call again).
+MAX_MCP_ROUNDS = 8
 
 EventFactory = Callable[..., dict[str, Any]]
 
@@ -49,6 +53,10 @@ class ResponseRun:
         previous_input_tokens: int,
         early_events: list[dict[str, Any]] | None = None,
         late_events: list[dict[str, Any]] | None = None,
+        mcp: McpSessionState | None = None,
+        session: dict[str, Any] | None = None,
+        approved: list[McpRun] | None = None,
+        follow_up: Callable[[], Reply] | None = None,
     ) -> None:
         """Prepare a response (nothing is emitted until `next_step`).
 
@@ -67,6 +75,11 @@ class ResponseRun:
                 deltas of the turn that triggered the response).
             late_events: Events to send after the first audio chunk (the transcription
                 ``completed``), or before `response.done` at the latest.
+            mcp: The connection's MCP servers (MCP calls of the reply run there).
+            session: The effective session (its ``mcp`` tools' approval policies).
+            approved: Approved MCP calls this response runs first.
+            follow_up: The responder's next reply, asked once MCP calls ran: the
+                response goes on with it.
         """
         self.response = response
         self.id: str = response["id"]
@@ -81,6 +94,10 @@ class ResponseRun:
         self._previous_input_tokens = previous_input_tokens
         self._early = list(early_events or [])
         self._late = list(late_events or [])
+        self._mcp = mcp
+        self._session = session or {}
+        self._approved = list(approved or [])
+        self._follow_up = follow_up
         self._audio_out = "audio" in (response.get("output_modalities") or ["audio"])
         self._steps = self._generate()
         self._announced = False
@@ -136,24 +153,47 @@ class ResponseRun:
         output_index = 0
         budget = self._char_budget()
         cut_off = False
-        for text in self._reply.messages():
-            if budget is not None:
-                cut_off = len(text) > budget
-                text = text[:budget]
-                budget -= len(text)
-            if text:
-                yield from self._message(
-                    output_index, text, "incomplete" if cut_off else "completed"
-                )
-                output_index += 1
+        reply = self._reply
+        runs = list(self._approved)
+        for _ in range(MAX_MCP_ROUNDS):
+            for text in reply.messages():
+                if budget is not None:
+                    cut_off = len(text) > budget
+                    text = text[:budget]
+                    budget -= len(text)
+                if text:
+                    yield from self._message(
+                        output_index, text, "incomplete" if cut_off else "completed"
+                    )
+                    output_index += 1
+                if cut_off:
+                    break
             if cut_off:
                 break
-        if not cut_off:
-            for call in self._reply.function_calls:
+            for call in reply.function_calls:
                 yield from self._function_call(
                     output_index, call.name, call.arguments_json(), call.call_id
                 )
                 output_index += 1
+            runs += [McpRun(call) for call in reply.mcp_calls]
+            if not runs or self._mcp is None:
+                break
+            waiting = False
+            for run in runs:
+                if run.approval_request_id is None and self._mcp.needs_approval(
+                    self._session, run.call
+                ):
+                    # The response ends with the request; the call waits for the answer.
+                    yield self._approval_request(output_index, run.call)
+                    waiting = True
+                else:
+                    yield from self._mcp_call(output_index, run)
+                output_index += 1
+            runs = []
+            if waiting or self._follow_up is None:
+                break
+            # The model goes on in the same response, having read the calls' outputs.
+            reply = self._follow_up()
         tail = self._late
         self._late = []
         self.finished = True
@@ -301,6 +341,60 @@ class ResponseRun:
             ]
         yield self._close_open_item("completed")
 
+    def _mcp_call(self, output_index: int, run: McpRun) -> Iterator[list[dict[str, Any]]]:
+        assert self._mcp is not None
+        call = run.call
+        item: dict[str, Any] = {
+            "id": new_id("mcp"),
+            "type": "mcp_call",
+            "server_label": call.server_label,
+            "name": call.name,
+            "arguments": "",
+        }
+        if run.approval_request_id is not None:
+            item["approval_request_id"] = run.approval_request_id
+        where = {"item_id": item["id"], "output_index": output_index}
+        self._open = {"item": item, "where": where, "kind": "mcp_call", "text": "", "phase": "item"}
+        yield self._add_item(output_index, item)
+        arguments = call.arguments_json()
+        for piece in tokenize(arguments):
+            self._open["text"] += piece
+            yield [
+                self._event(
+                    "response.mcp_call_arguments.delta", response_id=self.id, **where, delta=piece
+                )
+            ]
+        item["arguments"] = arguments
+        self._open = None
+        yield [
+            self._event(
+                "response.mcp_call_arguments.done",
+                response_id=self.id,
+                **where,
+                arguments=arguments,
+            ),
+            self._event("response.mcp_call.in_progress", **where),
+        ]
+        self._mcp.run(self._session, run)
+        if run.error is not None:
+            item["error"] = copy.deepcopy(run.error)
+            outcome = self._event("response.mcp_call.failed", **where)
+        else:
+            item["output"] = run.output
+            outcome = self._event("response.mcp_call.completed", **where)
+        yield [outcome, *self._item_done(item, output_index)]
+
+    def _approval_request(self, output_index: int, call: McpCall) -> list[dict[str, Any]]:
+        assert self._mcp is not None
+        item = {
+            "id": self._mcp.ask(call),
+            "type": "mcp_approval_request",
+            "server_label": call.server_label,
+            "name": call.name,
+            "arguments": call.arguments_json(),
+        }
+        return self._add_item(output_index, item) + self._item_done(item, output_index)
+
     # --- closing ----------------------------------------------------------------------
 
     def _close_open_item(self, status: str) -> list[dict[str, Any]]:
@@ -347,7 +441,15 @@ class ResponseRun:
             events.append(
                 self._event("response.content_part.done", response_id=self.id, **where, part=part)
             )
-        item["status"] = status
+        if kind == "mcp_call":
+            # Cut off while its arguments streamed: it never ran (MCP items have no status).
+            item["arguments"] = text
+        else:
+            item["status"] = status
+        return events + self._item_done(item, where["output_index"])
+
+    def _item_done(self, item: dict[str, Any], output_index: int) -> list[dict[str, Any]]:
+        events: list[dict[str, Any]] = []
         if self._in_conversation:
             events.append(
                 self._event(
@@ -356,7 +458,6 @@ class ResponseRun:
                     item=copy.deepcopy(item),
                 )
             )
-        output_index = where["output_index"]
         events.append(
             self._event(
                 "response.output_item.done",

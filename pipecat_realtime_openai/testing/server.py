@@ -21,6 +21,7 @@ from pipecat_realtime_openai.testing.connection import Pace, SimulatedConnection
 from pipecat_realtime_openai.testing.dialects import PATHS, DialectServerState, make_dialect
 from pipecat_realtime_openai.testing.faults import Faults
 from pipecat_realtime_openai.testing.local_server import LocalServerLifecycle
+from pipecat_realtime_openai.testing.mcp import McpRegistry
 from pipecat_realtime_openai.testing.responder import Responder
 from pipecat_realtime_openai.testing.server_events import error_event
 from pipecat_realtime_openai.testing.session_state import RealtimeSessionState
@@ -57,6 +58,8 @@ class RealtimeSimulator(LocalServerLifecycle):
             connections); set ``transcripts.transcriber`` to compute them from audio.
         faults: Fault injection settings, read when they apply (may be changed live).
         responder: Decides the replies of every connection.
+        mcp: The MCP servers the sessions' ``mcp`` tools can reach (shared by every
+            connection; add servers with ``mcp.add_server``).
         pace: ``"fast"`` streams replies as fast as the client reads them,
             ``"realtime"`` paces reply audio at real time.
     """
@@ -73,6 +76,7 @@ class RealtimeSimulator(LocalServerLifecycle):
         dialect: str = "openai",
         tokens: Callable[[str], bool] | Collection[str] | None = None,
         deployments: tuple[str, ...] = (DEFAULT_REALTIME_MODEL, DEFAULT_TRANSCRIPTION_MODEL),
+        mcp: McpRegistry | None = None,
     ) -> None:
         """Configure the simulator (nothing listens until `start`).
 
@@ -91,6 +95,7 @@ class RealtimeSimulator(LocalServerLifecycle):
                 a function that tells), besides ``api_key`` in the ``api-key`` header.
                 None accepts any token when ``api_key`` is None too.
             deployments: Azure dialects: the deployments a transcription model may name.
+            mcp: The MCP servers sessions' ``mcp`` tools can reach (see ``self.mcp``).
         """
         if pace not in ("fast", "realtime"):
             raise ValueError(f"pace must be 'fast' or 'realtime', not {pace!r}")
@@ -101,6 +106,7 @@ class RealtimeSimulator(LocalServerLifecycle):
         self.pace: Pace = pace
         self.faults = faults if faults is not None else Faults()
         self.rate_limits = rate_limits
+        self.mcp = mcp if mcp is not None else McpRegistry()
         self.transcripts = TranscriptQueue()
         self.connections: list[SimulatedConnection] = []
         self._server: Server | None = None
@@ -226,7 +232,7 @@ class RealtimeSimulator(LocalServerLifecycle):
         dialect = make_dialect(self.dialect, self._dialect_state, query)
         model = dialect.model(DEFAULT_MODEL)
         state = RealtimeSessionState(
-            model, self.responder, self.transcripts, rate_limits=self.rate_limits
+            model, self.responder, self.transcripts, rate_limits=self.rate_limits, mcp=self.mcp
         )
         connection = SimulatedConnection(
             websocket, state, model=model, pace=self.pace, faults=self.faults, dialect=dialect

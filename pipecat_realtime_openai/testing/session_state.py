@@ -18,6 +18,7 @@ from pipecat_realtime_openai.testing.audio_codec import decode_samples
 from pipecat_realtime_openai.testing.conversation import ConversationStore, ItemError
 from pipecat_realtime_openai.testing.ids import new_id
 from pipecat_realtime_openai.testing.input_buffer import InputAudioBuffer
+from pipecat_realtime_openai.testing.mcp import McpRegistry, McpSessionState, check_mcp_tools
 from pipecat_realtime_openai.testing.responder import EchoResponder, Responder
 from pipecat_realtime_openai.testing.response_factory import start_response
 from pipecat_realtime_openai.testing.responses import ResponseRun
@@ -52,6 +53,7 @@ class RealtimeSessionState:
         responder: Responder | None = None,
         transcripts: TranscriptQueue | None = None,
         rate_limits: bool = False,
+        mcp: McpRegistry | None = None,
     ) -> None:
         """Create the state of a new connection.
 
@@ -61,6 +63,7 @@ class RealtimeSessionState:
             transcripts: Source of input transcripts (a private empty queue by default).
             rate_limits: Send `rate_limits.updated` after each `response.done`, as the
                 real server sometimes does.
+            mcp: The MCP servers the session's ``mcp`` tools can reach (none by default).
         """
         self.session = default_session(model, new_id("sess"))
         self.conversation_id = new_id("conv")
@@ -81,6 +84,7 @@ class RealtimeSessionState:
         self._rate_limits = rate_limits
         self._responses_done = 0
         self._tokens_used = 0
+        self.mcp = McpSessionState(mcp if mcp is not None else McpRegistry())
 
     # --- configuration ----------------------------------------------------------------
 
@@ -175,6 +179,9 @@ class RealtimeSessionState:
         ]
 
     def _on_session_update(self, data: dict[str, Any]) -> list[Event]:
+        mcp_error = check_mcp_tools((data.get("session") or {}).get("tools"))
+        if mcp_error is not None:
+            return self._config_error(mcp_error, data)
         merged, error = apply_session_update(
             self.session,
             data.get("session") or {},
@@ -185,7 +192,8 @@ class RealtimeSessionState:
         self.session = merged
         self.buffer.set_format(self._input_spec())
         self._configure_vad()
-        return [make_event("session.updated", session=copy.deepcopy(self.session))]
+        updated = make_event("session.updated", session=copy.deepcopy(self.session))
+        return [updated, *self.mcp.listing_events(self.session, self.store)]
 
     # --- input audio ------------------------------------------------------------------
 
@@ -356,7 +364,12 @@ class RealtimeSessionState:
 
     def _on_conversation_item_create(self, data: dict[str, Any]) -> list[Event]:
         item = copy.deepcopy(data["item"])
-        item.setdefault("status", "completed")
+        if item.get("type") == "mcp_approval_response":
+            mcp_error = self.mcp.answer(item)
+            if mcp_error is not None:
+                return self._config_error(mcp_error, data)
+        elif not item.get("type", "").startswith("mcp_"):
+            item.setdefault("status", "completed")
         if item.get("type") == "message":
             item.setdefault("role", "user")
         audio = bytearray()
@@ -461,6 +474,7 @@ class RealtimeSessionState:
             previous_input_tokens=self._previous_input_tokens,
             early=early,
             late=late,
+            mcp=self.mcp,
         )
         # The events themselves are pulled with next_response_step(), so the socket
         # layer can pace them.

@@ -21,10 +21,10 @@ from pipecat_realtime_openai.protocol.parse import EXCERPT_CHARS, excerpt
 
 
 def test_unknown_server_type_keeps_every_field_and_round_trips() -> None:
-    data = {"type": "mcp_list_tools.in_progress", "event_id": "e1", "item_id": "x", "n": [1, None]}
+    data = {"type": "simulator.future_event", "event_id": "e1", "item_id": "x", "n": [1, None]}
     event = parse_server_event(json.dumps(data))
     assert isinstance(event, UnknownServerEvent)
-    assert event.type == "mcp_list_tools.in_progress"
+    assert event.type == "simulator.future_event"
     assert event.to_dict() == data
 
 

@@ -343,3 +343,72 @@ def test_the_issue_examples_keep_their_event() -> None:
     event = parse_server_event(copy.deepcopy(xai_part_done))
     assert type(event) is SERVER_EVENT_TYPES["response.content_part.done"]
     assert event.to_dict() == xai_part_done
+
+
+MCP_EVENT_TYPES = {
+    "mcp_list_tools.in_progress",
+    "mcp_list_tools.completed",
+    "mcp_list_tools.failed",
+    "response.mcp_call_arguments.delta",
+    "response.mcp_call_arguments.done",
+    "response.mcp_call.in_progress",
+    "response.mcp_call.completed",
+    "response.mcp_call.failed",
+}
+
+MCP_ITEMS = [
+    {
+        "id": "mcpl_1",
+        "type": "mcp_list_tools",
+        "server_label": "dice",
+        "tools": [{"name": "roll", "input_schema": {"type": "object"}, "description": "Roll"}],
+    },
+    {
+        "id": "mcp_1",
+        "type": "mcp_call",
+        "server_label": "dice",
+        "name": "roll",
+        "arguments": '{"sides": 6}',
+        "approval_request_id": "mcpr_1",
+        "output": "4",
+    },
+    {
+        "id": "mcp_2",
+        "type": "mcp_call",
+        "server_label": "dice",
+        "name": "roll",
+        "arguments": "{}",
+        "error": {"type": "protocol_error", "code": -32602, "message": "Unknown tool"},
+    },
+    {
+        "id": "mcpr_1",
+        "type": "mcp_approval_request",
+        "server_label": "dice",
+        "name": "roll",
+        "arguments": "{}",
+    },
+]
+
+
+def test_the_mcp_events_are_known_and_seeded() -> None:
+    assert MCP_EVENT_TYPES <= set(BUILT_SEEDS)
+
+
+@pytest.mark.parametrize("item", MCP_ITEMS, ids=[i["id"] for i in MCP_ITEMS])
+def test_mcp_items_in_the_official_shape_parse_whole_and_bend_like_any_item(
+    item: dict[str, Any],
+) -> None:
+    from pipecat_realtime_openai.protocol.official import official_server_event_error
+
+    for event_type in ("conversation.item.done", "response.output_item.done"):
+        seed: dict[str, Any] = {"type": event_type, "event_id": "event_1", "item": item}
+        if event_type.startswith("response."):
+            seed.update(response_id="resp_1", output_index=0)
+        else:
+            seed["previous_item_id"] = None
+        assert official_server_event_error(seed) is None
+        event = parse_server_event(copy.deepcopy(seed))
+        assert type(event) is SERVER_EVENT_TYPES[event_type]
+        assert bent_fields(event) == () and event.to_dict() == seed
+        for _, path, how in _cases([seed]):
+            check_variation(seed, [path], _vary(seed, path, how))
