@@ -317,3 +317,37 @@ async def test_talking_over_the_bot_clears_twilio_and_truncates(call, simulator)
 
 def app_format(app: Any) -> str:
     return app.state.config.audio_format
+
+
+def test_the_twiml_connects_the_call_to_the_stream():
+    from fastapi.testclient import TestClient
+
+    app = bot.create_app(bot.BotConfig(api_key="sk-test", public_host="bot.example.com"))
+    response = TestClient(app).post("/twiml")
+    assert response.headers["content-type"].startswith("application/xml")
+    assert '<Stream url="wss://bot.example.com/ws" />' in response.text
+
+
+def test_the_bot_hangs_up_through_twilio_only_with_credentials(monkeypatch):
+    start = bot.CallStart(STREAM_SID, CALL_SID, "AC1", {})
+    for name in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_BOT_AUDIO_FORMAT"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    config = bot.config_from_environment()
+    assert (config.base_url, config.audio_format) == (None, "pcmu")
+    serializer = bot.build_serializer(config, bot.CallRecord(start))
+    assert serializer._params.auto_hang_up is False
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", "token")
+    serializer = bot.build_serializer(bot.config_from_environment(), bot.CallRecord(start))
+    assert serializer._params.auto_hang_up is True
+
+
+def test_without_a_key_the_bot_needs_an_endpoint(monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("OPENAI_REALTIME_BASE_URL", raising=False)
+    with pytest.raises(RuntimeError, match="OPENAI_API_KEY"):
+        bot.config_from_environment()
+    config = bot.config_from_environment("ws://127.0.0.1:8766/v1/realtime", "PCMA")
+    assert (config.api_key, config.audio_format) == ("local-simulator", "pcma")
+    with pytest.raises(ValueError, match="pcmu or pcma"):
+        bot.config_from_environment("ws://127.0.0.1:8766/v1/realtime", "opus")
