@@ -17,13 +17,13 @@ Run it against OpenAI::
 
     .venv/bin/pip install -e ".[examples]"
     export OPENAI_API_KEY=sk-...
-    .venv/bin/python examples/twilio_bot.py --port 8765
-    ngrok http 8765      # then set the number's voice webhook to https://<ngrok host>/twiml
+    .venv/bin/python examples/twilio_bot.py
+    ngrok http 7860      # then set the number's voice webhook to https://<ngrok host>/twiml
 
 or without a key, against the bundled simulator (it echoes what it hears)::
 
-    .venv/bin/python -m pipecat_realtime_openai.testing --port 8766 &
-    .venv/bin/python examples/twilio_bot.py --base-url ws://127.0.0.1:8766/v1/realtime
+    .venv/bin/python -m pipecat_realtime_openai.testing --port 8765 &
+    .venv/bin/python examples/twilio_bot.py --base-url ws://127.0.0.1:8765/v1/realtime
 
 With ``TWILIO_ACCOUNT_SID`` and ``TWILIO_AUTH_TOKEN`` set, the serializer hangs the call
 up through Twilio's REST API when the pipeline ends; without them it does not try.
@@ -411,7 +411,7 @@ def main() -> None:
     """Serve the bot with uvicorn."""
     parser = argparse.ArgumentParser(description="Twilio phone bot on the OpenAI Realtime API")
     parser.add_argument("--host", default="127.0.0.1", help="interface (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=8765, help="TCP port (default 8765)")
+    parser.add_argument("--port", type=int, default=7860, help="TCP port (default 7860)")
     parser.add_argument("--base-url", default=None, help="Realtime endpoint (e.g. a simulator)")
     parser.add_argument(
         "--format", choices=("pcmu", "pcma"), default=None, help="G.711 variant (default pcmu)"
