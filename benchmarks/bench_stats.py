@@ -224,3 +224,48 @@ def estimate(
 def median(values: Sequence[float]) -> float:
     """Median of per-round values."""
     return statistics.median(values)
+
+
+@dataclass(frozen=True)
+class MedianInterval:
+    """A distribution-free confidence interval for a median.
+
+    Attributes:
+        median: The sample median.
+        low: Lower bound (an order statistic of the samples).
+        high: Upper bound.
+        coverage: The interval's exact coverage (at least the level asked, when the
+            samples allow it; with too few samples, the widest interval's).
+    """
+
+    median: float
+    low: float
+    high: float
+    coverage: float
+
+
+def median_interval(values: Sequence[float], level: float = 0.95) -> MedianInterval:
+    """Confidence interval of the median from order statistics (the sign-test interval).
+
+    The k-th smallest and k-th largest samples bound the median with probability
+    ``1 - 2 * P(Binomial(n, 1/2) < k)`` whatever the distribution: no normality is
+    assumed, which suits CPU samples on a shared machine (skewed by interruptions).
+
+    Args:
+        values: Independent samples (interleaved runs), at least one.
+        level: The coverage wanted.
+    """
+    if not values:
+        raise ValueError("an interval of no values")
+    ordered = sorted(values)
+    n = len(ordered)
+
+    def coverage(k: int) -> float:
+        # P(order statistic k <= median <= order statistic n + 1 - k), k counted from 1.
+        tail = sum(math.comb(n, i) for i in range(k)) / 2**n
+        return 1 - 2 * tail
+
+    k = 1
+    while k + 1 <= (n + 1) // 2 and coverage(k + 1) >= level:
+        k += 1
+    return MedianInterval(statistics.median(ordered), ordered[k - 1], ordered[n - k], coverage(k))

@@ -374,3 +374,32 @@ async def test_loop_counts_sees_the_writes_to_a_port_and_the_loop_waking() -> No
     with loop_counts({port + 1}) as other:
         await asyncio.sleep(0)
     assert other.writes == 0
+
+
+@pytest.mark.timeout(90)
+def test_telephony_benchmark_runs_at_a_tiny_size() -> None:
+    header = "| per 100 s of audio | g711: 8 kHz pipeline, pcmu |"
+    out = run_benchmark(
+        "bench_telephony.py", "--seconds", "1", "--rounds", "2", "--json", timeout=80, header=header
+    )
+    counts = json.loads(out.splitlines()[0])["counts"]
+    g711, pcm24 = counts["g711"], counts["pcm24"]
+    # A sixth of the audio bytes on the socket each way: mu-law at 8 kHz, not 24 kHz PCM.
+    assert g711["output_pcm_bytes"] * 3 == pcm24["output_pcm_bytes"]
+    assert g711["input_socket_bytes"] < pcm24["input_socket_bytes"] / 4
+    assert g711["output_json_bytes"] < pcm24["output_json_bytes"] / 3
+    assert "| input: CPU ms |" in out
+
+
+def test_median_interval_uses_order_statistics() -> None:
+    from benchmarks.bench_stats import median_interval
+
+    twenty = median_interval([float(v) for v in range(20, 0, -1)])
+    # The sign-test interval for 20 samples: the 6th to the 15th, 95.9 % coverage.
+    assert (twenty.median, twenty.low, twenty.high) == (10.5, 6.0, 15.0)
+    assert 0.958 < twenty.coverage < 0.959
+    eight = median_interval([3.0, 1.0, 2.0, 5.0, 4.0, 8.0, 7.0, 6.0])
+    assert (eight.low, eight.high) == (1.0, 8.0) and eight.coverage > 0.99
+    assert median_interval([2.0]).coverage == 0.0
+    with pytest.raises(ValueError):
+        median_interval([])

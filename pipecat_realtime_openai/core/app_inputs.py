@@ -54,6 +54,12 @@ class AppInputs(SessionBase):
         self._configured = None
         out: list[Action] = []
         self._update_session(out)
+        if not self._config.has_sent:
+            # The first session.update will carry these formats: audio that comes
+            # before it (held while connecting) must already be in them, or it goes
+            # out in the old format after the update (24 kHz PCM read as G.711 is noise
+            # that the server's VAD takes for speech).
+            self._apply_formats(out)
         return out
 
     def context_changed(

@@ -16,7 +16,7 @@ from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat_realtime_openai import OpenAIRealtimeLLMService, events
 from pipecat_realtime_openai.core.dialect import AZURE, OPENAI, XAI
 from pipecat_realtime_openai.core.telephony import telephony_session
-from tests.service.conftest import frames_of, make_service, tone
+from tests.service.conftest import frames_of, make_service, tone, wait_until
 
 PHONE = PipelineParams(audio_in_sample_rate=8000, audio_out_sample_rate=8000)
 
@@ -89,3 +89,27 @@ async def test_formats_the_user_named_win(simulator, harnesses):
 def settings_format(service: OpenAIRealtimeLLMService) -> str | None:
     audio = service._settings.session_properties.audio
     return audio.output.format.type if audio and audio.output and audio.output.format else None
+
+
+async def test_audio_held_while_connecting_goes_out_in_g711(simulator, harnesses):
+    # The session comes late, so the first audio is held before any session.update.
+    simulator.faults.latency_seconds = 0.3
+    harness = harnesses(make_service(simulator), params=PHONE)
+    await harness.start()
+    await harness.send(
+        *[
+            InputAudioRawFrame(audio=a, sample_rate=8000, num_channels=1)
+            for a in frames_of(bytes(3200), 8000)
+        ]
+    )
+    conn = await simulator.wait_for_connection()
+
+    def sent() -> bytes:
+        appends = [e for e in conn.client_events if e["type"] == "input_audio_buffer.append"]
+        return b"".join(base64.b64decode(e["audio"]) for e in appends)
+
+    await wait_until(lambda: len(sent()) >= 1600)
+    await harness.stop()
+    # 200 ms of silence, as mu-law silence: not 24 kHz PCM zeros, which G.711 reads as
+    # full-scale noise.
+    assert sent() == b"\xff" * 1600
