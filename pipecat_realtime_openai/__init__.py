@@ -13,6 +13,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from pipecat_realtime_openai import events
+from pipecat_realtime_openai.core.out_of_band import (
+    OutOfBandFunctionCall,
+    OutOfBandResponse,
+    OutOfBandResponseError,
+)
 from pipecat_realtime_openai.core.reconnect import ReconnectInfo, ReconnectOptions
 
 if TYPE_CHECKING:
@@ -42,6 +47,9 @@ __all__ = [
     "GrokRealtimeLLMSettings",
     "OpenAIRealtimeLLMService",
     "OpenAIRealtimeLLMSettings",
+    "OutOfBandFunctionCall",
+    "OutOfBandResponse",
+    "OutOfBandResponseError",
     "ReconnectInfo",
     "ReconnectOptions",
     "__version__",

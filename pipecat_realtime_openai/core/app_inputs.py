@@ -178,9 +178,8 @@ class AppInputs(SessionBase):
     def out_of_band(
         self,
         request_id: str,
-        messages: Sequence[ContextMessage] | None = None,
+        input_items: Sequence[ContextMessage | ConversationItem | Mapping[str, Any]] | None = None,
         *,
-        items: Sequence[ConversationItem | Mapping[str, Any]] = (),
         instructions: str | None = None,
         max_output_tokens: int | str | None = None,
         tools: Sequence[Mapping[str, Any]] | None = None,
@@ -199,9 +198,9 @@ class AppInputs(SessionBase):
 
         Args:
             request_id: Names the request in its result (unique while it runs).
-            messages: Context messages the response reads, instead of the conversation.
-            items: Items or ``item_reference`` dicts it reads too (after the messages).
-                With neither, it reads the whole conversation.
+            input_items: What the response reads instead of the conversation, in
+                order: context messages, items, or ``item_reference`` dicts. None
+                reads the whole conversation (without adding to it).
             instructions: Instructions for this response only.
             max_output_tokens: Its token limit.
             tools: Wire tools for this response only.
@@ -215,15 +214,20 @@ class AppInputs(SessionBase):
             ValueError: Arguments the server would refuse, or ``conversation="auto"``
                 (see ``out_of_band.CONVERSATION_AUTO_REFUSED``).
         """
-        entries: list[ConversationItem | Mapping[str, Any]] = []
-        for message in messages or ():
-            for item in items_for(message, lambda: ""):
-                item.id = None
-                entries.append(item)
-        entries.extend(items)
+        entries: list[ConversationItem | Mapping[str, Any]] | None = None
+        if input_items is not None:
+            entries = []
+            for entry in input_items:
+                if not isinstance(entry, ContextMessage):
+                    entries.append(entry)
+                    continue
+                for item in items_for(entry, lambda: ""):
+                    # Items of a response's input are no conversation items: no ids.
+                    item.id = None
+                    entries.append(item)
         properties = tagged(
             request_properties(
-                entries if messages is not None or items else None,
+                entries,
                 conversation=conversation,
                 instructions=instructions,
                 tools=tools,

@@ -54,6 +54,7 @@ from pipecat_realtime_openai.protocol.items import ConversationItem
 from pipecat_realtime_openai.protocol.shapes import Encoder
 from pipecat_realtime_openai.service.application import ApplicationContext
 from pipecat_realtime_openai.service.context import language_of, token_usage
+from pipecat_realtime_openai.service.out_of_band import OutOfBandWaiters
 from pipecat_realtime_openai.service.wire import Wire
 
 ActionHandler = Callable[[Any], Awaitable[None]]
@@ -80,7 +81,7 @@ class ActionExecutor(LLMService[OpenAIRealtimeLLMAdapter]):
         super().__init__(**kwargs)
         self.user_id = ""
         self._retrieval_waiters: dict[str, list[asyncio.Future[ConversationItem]]] = {}
-        self._out_of_band_waiters: dict[str, asyncio.Future[str]] = {}
+        self._out_of_band_waiters = OutOfBandWaiters()
         self._action_handlers: dict[type, ActionHandler] = {
             act.Send: self._on_send,
             act.SendInputAudio: self._on_send_input_audio,
@@ -334,13 +335,7 @@ class ActionExecutor(LLMService[OpenAIRealtimeLLMAdapter]):
         context.set_messages(messages)
 
     async def _on_out_of_band_result(self, action: act.OutOfBandResult) -> None:
-        future = self._out_of_band_waiters.pop(action.request_id, None)
-        if future is None or future.done():
-            return
-        if action.error is None:
-            future.set_result(action.text)
-        else:
-            future.set_exception(RuntimeError(action.error))
+        self._out_of_band_waiters.settle(action)
 
     @property
     def _context(self) -> LLMContext | None:
