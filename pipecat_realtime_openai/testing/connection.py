@@ -314,7 +314,7 @@ class SimulatedConnection:
                 self._outbox.put_nowait(rendered)
 
     def _ensure_pump(self) -> None:
-        if self.state.active is not None and (self._pump is None or self._pump.done()):
+        if self.state.responding and (self._pump is None or self._pump.done()):
             self._pump = asyncio.create_task(self._pump_response())
 
     async def _pump_response(self) -> None:

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 from typing import Any
 
 from pipecat_realtime_openai.audio.formats import AudioFormatSpec
 from pipecat_realtime_openai.testing.conversation import ConversationStore
 from pipecat_realtime_openai.testing.ids import new_id
-from pipecat_realtime_openai.testing.responder import Responder, ResponseContext, last_user_text
+from pipecat_realtime_openai.testing.responder import (
+    Reply,
+    Responder,
+    ResponseContext,
+    last_user_text,
+)
 from pipecat_realtime_openai.testing.responses import ResponseRun
 from pipecat_realtime_openai.testing.server_events import Event, make_event
 
@@ -35,6 +41,23 @@ def context_items(store: ConversationStore, options: dict[str, Any]) -> list[dic
         else:
             items.append(copy.deepcopy(entry))
     return items
+
+
+def _within_tool_choice(reply: Reply, tool_choice: Any) -> Reply:
+    # The model calls no tool under "none", and only the named one under a function
+    # choice, whatever the script says.
+    if tool_choice == "none":
+        allowed: set[str] | None = set()
+    elif isinstance(tool_choice, dict) and tool_choice.get("type") == "function":
+        allowed = {str(tool_choice.get("name"))}
+    else:
+        allowed = None
+    if allowed is None:
+        return reply
+    calls = [call for call in reply.function_calls if call.name in allowed]
+    if len(calls) == len(reply.function_calls):
+        return reply
+    return dataclasses.replace(reply, function_calls=tuple(calls))
 
 
 def start_response(
@@ -88,6 +111,8 @@ def start_response(
         for item in items
         if item.get("type") == "function_call_output" and "call_id" in item
     }
+    tools = options["tools"] if options.get("tools") is not None else session.get("tools") or []
+    tool_choice = options.get("tool_choice") or session.get("tool_choice") or "auto"
     reply = responder.reply(
         ResponseContext(
             items=items,
@@ -95,8 +120,11 @@ def start_response(
             response=copy.deepcopy(options),
             last_user_text=last_user_text(items),
             function_outputs=function_outputs,
+            tools=copy.deepcopy(tools),
+            tool_choice=copy.deepcopy(tool_choice),
         )
     )
+    reply = _within_tool_choice(reply, tool_choice)
     return ResponseRun(
         reply=reply,
         response=response,
