@@ -79,6 +79,8 @@ class RealtimeSessionState:
         self._configure_vad()
         self.active: ResponseRun | None = None
         self.out_of_band: list[ResponseRun] = []
+        # The response `next_response_step` stepped last (the socket layer paces it).
+        self.last_stepped: ResponseRun | None = None
         self._turn = 0
         self._speech_item_id: str | None = None
         # A VAD turn ended while a response was active: answer it when that one is done.
@@ -161,6 +163,7 @@ class RealtimeSessionState:
             return None
         run = runs[self._turn % len(runs)]
         self._turn += 1
+        self.last_stepped = run
         if run is not self.active:
             return self._next_out_of_band_step(run)
         step = run.next_step()
