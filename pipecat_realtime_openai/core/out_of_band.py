@@ -322,8 +322,9 @@ class OutOfBandRequests:
         Args:
             response: The ``response`` of the event.
         """
-        metadata = getattr(response, "metadata", None) or {}
-        request = self._sent.get(metadata.get(TAG)) if isinstance(metadata, dict) else None
+        metadata = getattr(response, "metadata", None)
+        tag = metadata.get(TAG) if isinstance(metadata, dict) else None
+        request = self._sent.get(tag) if isinstance(tag, str) else None
         if request is None:
             return False
         response_id = getattr(response, "id", None) or ""
@@ -395,9 +396,9 @@ class OutOfBandRequests:
         self._sent.pop(request.request_id, None)
         status = getattr(response, "status", None) or "completed"
         details = getattr(response, "status_details", None)
-        if hasattr(details, "to_dict"):
+        if details is not None and hasattr(details, "to_dict"):
             details = details.to_dict()
-        usage_dict = usage.to_dict() if hasattr(usage, "to_dict") else usage
+        usage_dict = usage.to_dict() if usage is not None and hasattr(usage, "to_dict") else usage
         if not request.text and not request.transcript:
             _text_from_output(request, getattr(response, "output", None) or [])
         result = request.result(status, usage_dict, details)
@@ -441,9 +442,9 @@ class OutOfBandRequests:
             it goes once ``response.created`` comes), and the outcome when the request
             had not even been sent.
         """
-        for request in self._waiting:
-            if request.request_id == request_id:
-                self._waiting.remove(request)
+        for waiting in self._waiting:
+            if waiting.request_id == request_id:
+                self._waiting.remove(waiting)
                 return [], OutOfBandOutcome(request_id, None, "cancelled before it was sent")
         request = self._sent.get(request_id)
         if request is None or request.cancelled:

@@ -104,7 +104,9 @@ def _split_item_references(
     # (``ResponseCreateEventWithReferencesParam``) and the server take: item references
     # in a response's input. They are checked on their own; the rest as usual.
     response = data.get("response") if data.get("type") == "response.create" else None
-    entries = response.get("input") if isinstance(response, dict) else None
+    if not isinstance(response, dict):
+        return [], data
+    entries = response.get("input")
     if not isinstance(entries, list):
         return [], data
     references = [
