@@ -466,6 +466,9 @@ class ServerEventInputs(SessionBase):
         outcome = self._out_of_band.on_done(response, response_usage(event))
         if outcome is not None:
             out.append(OutOfBandResult(outcome.request_id, outcome.response, outcome.error))
+            released = self._responses.on_out_of_band_done(response_id)
+            if released is not None:
+                self._settle(*released, out)
             self._send_out_of_band(out)
             return
         reply = "".join(self._replies.pop(response_id, []))

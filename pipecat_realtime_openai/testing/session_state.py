@@ -79,6 +79,9 @@ class RealtimeSessionState:
         self._configure_vad()
         self.active: ResponseRun | None = None
         self.out_of_band: list[ResponseRun] = []
+        # False: one response at a time, out of band or not (a provider that promises
+        # no parallel responses); a second is refused as already active.
+        self.parallel_out_of_band = True
         # The response `next_response_step` stepped last (the socket layer paces it).
         self.last_stepped: ResponseRun | None = None
         self._turn = 0
@@ -448,19 +451,26 @@ class RealtimeSessionState:
 
     def _on_response_create(self, data: dict[str, Any]) -> list[Event]:
         options = data.get("response") or {}
-        if options.get("conversation") == "none":
+        if self.parallel_out_of_band and options.get("conversation") == "none":
             self.out_of_band.append(self._new_run(options, [], []))
             return []
-        if self.active is not None:
+        running = self.active or (None if self.parallel_out_of_band else self._first_side())
+        if running is not None:
             return [
                 error_event(
                     "conversation_already_has_active_response",
-                    f"Conversation already has an active response in progress: {self.active.id}."
+                    f"Conversation already has an active response in progress: {running.id}."
                     " Wait until the response is finished before creating a new one.",
                     client_event_id=data.get("event_id"),
                 )
             ]
-        return self._start_response(data.get("response") or {}, [], [])
+        if options.get("conversation") == "none":
+            self.out_of_band.append(self._new_run(options, [], []))
+            return []
+        return self._start_response(options, [], [])
+
+    def _first_side(self) -> ResponseRun | None:
+        return self.out_of_band[0] if self.out_of_band else None
 
     def _on_response_cancel(self, data: dict[str, Any]) -> list[Event]:
         wanted = data.get("response_id")

@@ -29,6 +29,7 @@ from pipecat_realtime_openai.testing import FunctionCall, Reply, ScriptedRespond
 from tests.core.pair import SessionPair
 
 HELLO = "Hello there, nice to meet you, how are you today?"
+LONG_ASIDE = "An aside that takes a good many steps of text to write out in full."
 
 
 def _created(request_id: str | None, response_id: str, extra: dict | None = None) -> object:
@@ -367,3 +368,36 @@ def test_sends_are_well_formed_for_the_official_types() -> None:
         if isinstance(action, Send):
             assert official_client_event_error(action.event.to_dict()) is None
     assert _results(pair)["1"].response is not None
+
+
+def test_a_server_that_runs_one_at_a_time_turns_the_client_serial() -> None:
+    responder = ScriptedResponder([Reply(text=HELLO)], out_of_band=[Reply("Aside.")])
+    pair = SessionPair(responder=responder)
+    pair.server.parallel_out_of_band = False
+    pair.context("Hi", pump=False)
+    pair.pump(max_response_steps=2)
+    _ask(pair, "1", input_items=[])
+    pair.pump()
+    assert not pair.client._out_of_band.concurrent
+    refused = [e["error"]["code"] for e in pair.received("error")]
+    assert refused == ["conversation_already_has_active_response"]
+    assert pair.reported == [], "handled, not reported"
+    assert _results(pair)["1"].text == "Aside."
+    assert "".join(pair.transcripts) == HELLO
+
+
+def test_the_bots_request_refused_behind_a_side_answer_goes_out_after_it() -> None:
+    responder = ScriptedResponder([Reply(text=HELLO)], out_of_band=[Reply(LONG_ASIDE)])
+    pair = SessionPair(responder=responder)
+    pair.server.parallel_out_of_band = False
+    pair.client._out_of_band.concurrent = False
+    _ask(pair, "1", input_items=[])
+    pair.pump(max_response_steps=2)
+    pair.context("Hi")
+    assert _results(pair)["1"].text == LONG_ASIDE
+    assert [e["error"]["code"] for e in pair.received("error")] == [
+        "conversation_already_has_active_response"
+    ]
+    assert "".join(pair.transcripts) == HELLO, "the bot still answers, once"
+    assert pair.count("ResponseStarted") == pair.count("ResponseEnded")
+    assert len(pair.received("response.done")) == 2
