@@ -40,6 +40,7 @@ from tests.service.conftest import (
     assert_client_events_official,
     make_service,
 )
+from tests.service.test_provider_behaviour import KEY, PROVIDERS
 
 BOT_REPLY = "Sure, here is a fairly long spoken answer that takes a few seconds to say."
 """About 4.5 s of the simulator's speech: long enough to still stream at real pace."""
@@ -294,3 +295,49 @@ async def test_cancelling_the_awaiting_task_cancels_only_that_response(harnesses
     assert cancel["response_id"] == side_id
     assert kept.text == "Kept."
     assert BOT_REPLY == "".join(f.text for f in harness.down.of(TTSTextFrame))
+
+
+@pytest.mark.parametrize("provider", PROVIDERS, ids=lambda p: p.dialect)
+async def test_every_provider_answers_on_the_side_as_its_dialect_allows(provider, harnesses):
+    responder = ScriptedResponder(
+        [Reply(text=BOT_REPLY)],
+        out_of_band=[lambda c: Reply(text=f"Side {c.metadata['n']}.")] * 2,
+    )
+    async with RealtimeSimulator(
+        api_key=KEY, dialect=provider.dialect, pace="realtime", responder=responder
+    ) as sim:
+        service = provider.service(sim)
+        harness = harnesses(service)
+        await harness.start()
+        conn = await sim.wait_for_connection()
+        context = LLMContext(messages=[{"role": "user", "content": "Tell me something."}])
+        await harness.send(LLMContextFrame(context))
+        await harness.down.wait_for(TTSAudioRawFrame)
+        results = await asyncio.gather(
+            *(
+                service.create_response(
+                    [{"role": "user", "content": "q"}], metadata={"n": str(n)}, timeout=20
+                )
+                for n in (1, 2)
+            )
+        )
+        await harness.down.wait_for(LLMFullResponseEndFrame)
+        await harness.stop()
+
+    # Azure takes no output_modalities in response.create: the answer is spoken.
+    assert [r.text or r.audio_transcript for r in results] == ["Side 1.", "Side 2."]
+    assert BOT_REPLY == "".join(f.text for f in harness.down.of(TTSTextFrame))
+    assert len(harness.down.of(LLMFullResponseStartFrame)) == 1
+    assert not [e for e in conn.server_events if e.get("type") == "error"]
+    done = [
+        i
+        for i, e in enumerate(conn.server_events)
+        if e.get("type") == "response.done" and not (e["response"].get("metadata") or {})
+    ]
+    created = [
+        i
+        for i, e in enumerate(conn.server_events)
+        if e.get("type") == "response.created" and (e["response"].get("metadata") or {})
+    ]
+    concurrent = service.core.dialect.concurrent_out_of_band
+    assert all((i < done[0]) == concurrent for i in created)
