@@ -93,7 +93,12 @@ class UserInputs(SessionBase):
             self._input.clear_and_replay_preroll()
             out.append(SendInputAudio())
             if self._responses.busy:
-                out.append(Send(ResponseCancelEvent()))
+                # Named when known: out-of-band responses may be running too.
+                active = self._responses.lifecycle.active
+                cancel = (
+                    ResponseCancelEvent(response_id=active) if active else ResponseCancelEvent()
+                )
+                out.append(Send(cancel))
         self._barge_in(now, out)
         out.append(Metrics(MetricsOp.STOP_ALL))
         return out

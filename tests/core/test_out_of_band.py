@@ -401,3 +401,21 @@ def test_the_bots_request_refused_behind_a_side_answer_goes_out_after_it() -> No
     assert "".join(pair.transcripts) == HELLO, "the bot still answers, once"
     assert pair.count("ResponseStarted") == pair.count("ResponseEnded")
     assert len(pair.received("response.done")) == 2
+
+
+def test_an_interruption_cancels_the_bots_reply_by_name_and_spares_the_side_answer() -> None:
+    manual = {"type": "realtime", "audio": {"input": {"turn_detection": None}}}
+    responder = ScriptedResponder([Reply(text=HELLO)], out_of_band=[Reply(LONG_ASIDE)])
+    pair = SessionPair(manual, responder=responder)
+    pair.context("Hi", pump=False)
+    pair.pump(max_response_steps=3)
+    _ask(pair, "1", input_items=[])
+    pair.pump(max_response_steps=2)
+    pair.interruption()
+    pair.pump()
+    (cancel,) = pair.sent("response.cancel")
+    bot_id = pair.received("response.created")[0]["response"]["id"]
+    assert cancel["response_id"] == bot_id
+    result = _results(pair)["1"]
+    assert result.response is not None and result.response.status == "completed"
+    assert result.text == LONG_ASIDE
