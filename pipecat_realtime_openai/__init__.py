@@ -14,6 +14,11 @@ from typing import TYPE_CHECKING, Any
 
 from pipecat_realtime_openai import events
 from pipecat_realtime_openai.core.mcp import McpApprovalRequest
+from pipecat_realtime_openai.core.out_of_band import (
+    OutOfBandFunctionCall,
+    OutOfBandResponse,
+    OutOfBandResponseError,
+)
 from pipecat_realtime_openai.core.reconnect import ReconnectInfo, ReconnectOptions
 from pipecat_realtime_openai.core.turn_timeline import (
     ToolCallTiming,
@@ -51,6 +56,9 @@ __all__ = [
     "McpTool",
     "OpenAIRealtimeLLMService",
     "OpenAIRealtimeLLMSettings",
+    "OutOfBandFunctionCall",
+    "OutOfBandResponse",
+    "OutOfBandResponseError",
     "ReconnectInfo",
     "ReconnectOptions",
     "ToolCallTiming",

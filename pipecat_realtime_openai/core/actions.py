@@ -22,6 +22,7 @@ from typing import Any, Literal
 from pipecat_realtime_openai.core.context_sync import ContextEdit
 from pipecat_realtime_openai.core.errors import ErrorCategoryName
 from pipecat_realtime_openai.core.mcp import McpApprovalRequest, McpCallNews
+from pipecat_realtime_openai.core.out_of_band import OutOfBandResponse
 from pipecat_realtime_openai.core.turn_timeline import TurnTimeline
 from pipecat_realtime_openai.protocol.client_events import ClientEvent
 from pipecat_realtime_openai.protocol.items import ConversationItem
@@ -329,13 +330,21 @@ class OutOfBandResult:
 
     Attributes:
         request_id: The request.
-        text: Its answer ("" when it failed).
+        response: The finished response (for a failed one, what it produced), or
+            None when it never started.
         error: Why it failed, or None.
     """
 
     request_id: str
-    text: str
+    response: OutOfBandResponse | None
     error: str | None = None
+
+    @property
+    def text(self) -> str:
+        """The answer's words: its text, else its audio transcript ("" when none)."""
+        if self.response is None:
+            return ""
+        return self.response.text or self.response.audio_transcript
 
 
 Action = (

@@ -29,11 +29,14 @@ from pipecat_realtime_openai.core.items import (
     function_output_item,
     text_message_item,
 )
+from pipecat_realtime_openai.core.out_of_band import request_properties, tagged
 from pipecat_realtime_openai.core.phase import Phase
 from pipecat_realtime_openai.core.responses import downstream_context_wants_response
 from pipecat_realtime_openai.core.server_events import RETRIEVE_PREFIX
 from pipecat_realtime_openai.core.session_base import SessionBase
 from pipecat_realtime_openai.protocol.client_events import ConversationItemRetrieveEvent
+from pipecat_realtime_openai.protocol.items import ConversationItem
+from pipecat_realtime_openai.protocol.session import ToolChoice
 
 
 class AppInputs(SessionBase):
@@ -198,32 +201,87 @@ class AppInputs(SessionBase):
     def out_of_band(
         self,
         request_id: str,
-        messages: Sequence[ContextMessage],
+        input_items: Sequence[ContextMessage | ConversationItem | Mapping[str, Any]] | None = None,
         *,
         instructions: str | None = None,
-        max_output_tokens: int | None = None,
+        max_output_tokens: int | str | None = None,
+        tools: Sequence[Mapping[str, Any]] | None = None,
+        tool_choice: ToolChoice | None = None,
+        output_modalities: Sequence[str] | None = ("text",),
+        metadata: Mapping[str, str] | None = None,
+        voice: str | Mapping[str, Any] | None = None,
+        conversation: str = "none",
     ) -> list[Action]:
-        """Ask for a one-shot text answer that stays out of the conversation.
+        """Ask for a response that stays out of the conversation (``conversation: "none"``).
 
-        It runs once no conversation response runs; the answer comes back as an
-        ``OutOfBandResult``. Neither the bot's turn frames nor the conversation see it.
+        It is sent at once, or (one at a time) once no response runs, as the dialect
+        allows (:mod:`~pipecat_realtime_openai.core.out_of_band`); it ends as an
+        ``OutOfBandResult``. Neither the bot's turn frames, the conversation nor the
+        function call runner see it.
 
         Args:
             request_id: Names the request in its result (unique while it runs).
-            messages: What the answer reads, instead of the conversation.
-            instructions: Instructions for this answer only.
+            input_items: What the response reads instead of the conversation, in
+                order: context messages, items, or ``item_reference`` dicts. None
+                reads the whole conversation (without adding to it).
+            instructions: Instructions for this response only.
             max_output_tokens: Its token limit.
+            tools: Wire tools for this response only.
+            tool_choice: How it picks tools.
+            output_modalities: ``["text"]`` or ``["audio"]`` (None: the session's).
+            metadata: String pairs echoed back on the response.
+            voice: The voice of an audio answer.
+            conversation: Must be ``"none"``.
+
+        Raises:
+            ValueError: Arguments the server would refuse, or ``conversation="auto"``
+                (see ``out_of_band.CONVERSATION_AUTO_REFUSED``).
         """
-        if self._phase.phase is Phase.CLOSED:
-            return [OutOfBandResult(request_id, "", "the Realtime session is closed")]
-        items = [item for m in messages for item in items_for(m, lambda: "")]
-        for item in items:
-            item.id = None
-        self._out_of_band.ask(
-            request_id, items, instructions=instructions, max_output_tokens=max_output_tokens
+        entries: list[ConversationItem | Mapping[str, Any]] | None = None
+        if input_items is not None:
+            entries = []
+            for entry in input_items:
+                if not isinstance(entry, ContextMessage):
+                    entries.append(entry)
+                    continue
+                for item in items_for(entry, lambda: ""):
+                    # Items of a response's input are no conversation items: no ids.
+                    item.id = None
+                    entries.append(item)
+        properties = tagged(
+            request_properties(
+                entries,
+                conversation=conversation,
+                instructions=instructions,
+                tools=tools,
+                tool_choice=tool_choice,
+                output_modalities=output_modalities,
+                metadata=metadata,
+                max_output_tokens=max_output_tokens,
+                voice=voice,
+            ),
+            request_id,
         )
+        if self._phase.phase is Phase.CLOSED:
+            return [OutOfBandResult(request_id, None, "the Realtime session is closed")]
+        self._out_of_band.ask(request_id, properties)
         out: list[Action] = []
         self._send_out_of_band(out)
+        return out
+
+    def cancel_out_of_band(self, request_id: str) -> list[Action]:
+        """The application gave up on an out-of-band request: cancel its response.
+
+        Its ``OutOfBandResult`` still comes (cancelled, or at once when it was never
+        sent).
+
+        Args:
+            request_id: The request.
+        """
+        events, outcome = self._out_of_band.cancel(request_id)
+        out: list[Action] = [Send(event) for event in events if self._phase.phase.connected]
+        if outcome is not None:
+            out.append(OutOfBandResult(outcome.request_id, outcome.response, outcome.error))
         return out
 
     def retrieve(self, item_id: str) -> list[Action]:

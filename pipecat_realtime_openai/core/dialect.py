@@ -47,6 +47,10 @@ class Dialect:
         voices: The built-in voice names, or None when any name may be right
             (Azure's neural voices). Other names get a warning, not a refusal:
             custom voices have ids of their own.
+        concurrent_out_of_band: Whether out-of-band responses (``conversation:
+            "none"``) run next to the conversation's response and each other; when
+            False they go one at a time while no conversation response runs
+            (``core/out_of_band.py``).
         openai_models: Whether model names are OpenAI's, so OpenAI's shutdown dates
             apply (an Azure deployment is a name the user chose; Azure and xAI retire
             models on schedules of their own).
@@ -61,6 +65,7 @@ class Dialect:
     pcm_rates: tuple[int, ...] = (24000,)
     voices: tuple[str, ...] | None = OPENAI_VOICES
     openai_models: bool = True
+    concurrent_out_of_band: bool = True
 
     def session_warnings(self, session: Mapping[str, Any]) -> list[str]:
         """Say what in a wanted session this server will not take.
@@ -102,14 +107,29 @@ AZURE = Dialect("azure", "Azure OpenAI", response_modalities=False, openai_model
 """Azure OpenAI's v1 endpoint (``/openai/v1/realtime?model=<deployment>``)."""
 
 AZURE_PREVIEW = Dialect(
-    "azure-preview", "Azure OpenAI (preview)", wire_shape="beta", openai_models=False
+    "azure-preview",
+    "Azure OpenAI (preview)",
+    wire_shape="beta",
+    openai_models=False,
+    concurrent_out_of_band=False,
 )
-"""Azure OpenAI's legacy preview endpoint (``/openai/realtime?api-version=...``)."""
+"""Azure OpenAI's legacy preview endpoint (``/openai/realtime?api-version=...``).
+
+Out-of-band responses go one at a time: the beta protocol it speaks predates the GA
+promise of parallel responses, so nothing says it keeps it."""
 
 VOICE_LIVE = Dialect(
-    "voice-live", "Azure Voice Live", response_modalities=False, voices=None, openai_models=False
+    "voice-live",
+    "Azure Voice Live",
+    response_modalities=False,
+    voices=None,
+    openai_models=False,
+    concurrent_out_of_band=False,
 )
-"""Azure Voice Live (``/voice-live/realtime``): neural voices as objects, Azure VAD types."""
+"""Azure Voice Live (``/voice-live/realtime``): neural voices as objects, Azure VAD types.
+
+Out-of-band responses go one at a time: Voice Live puts its own speech pipeline (Azure
+TTS voices, Azure VAD) around the model and documents no parallel responses."""
 
 XAI = Dialect(
     "xai",
@@ -120,8 +140,13 @@ XAI = Dialect(
     pcm_rates=XAI_PCM_RATES,
     voices=XAI_VOICES,
     openai_models=False,
+    concurrent_out_of_band=False,
 )
-"""xAI Grok voice (``wss://api.x.ai/v1/realtime``)."""
+"""xAI Grok voice (``wss://api.x.ai/v1/realtime``).
+
+Out-of-band responses go one at a time, while no conversation response runs: xAI's
+server is a reimplementation of the protocol whose recorded sessions show one response
+at a time and whose documentation promises no parallel ones."""
 
 DIALECTS: dict[str, Dialect] = {d.name: d for d in (OPENAI, AZURE, AZURE_PREVIEW, VOICE_LIVE, XAI)}
 """Every dialect by name."""

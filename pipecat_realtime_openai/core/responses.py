@@ -157,6 +157,22 @@ class ResponseRequests:
         """
         return self._settle(self.lifecycle.on_response_done(response_id))
 
+    def on_out_of_band_done(self, response_id: str) -> tuple[Closing, bool] | None:
+        """An out-of-band response ended (rule 1, on a server that runs one at a time).
+
+        Such a server refuses the conversation's request while a side answer runs; the
+        request is owed with no conversation response to wait for, so the side
+        answer's end is what frees it.
+
+        Returns:
+            None when no request was owed that way; else what to close and whether the
+            owed request is due now.
+        """
+        lifecycle = self.lifecycle
+        if lifecycle.active is not None or lifecycle.awaiting_creation or not lifecycle.owed:
+            return None
+        return self._settle(lifecycle.on_response_done(response_id))
+
     def on_request_error(
         self, event_id: str | None, already_active: bool
     ) -> tuple[Closing, bool] | None:

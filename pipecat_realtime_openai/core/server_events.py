@@ -138,6 +138,8 @@ class ServerEventInputs(McpInputs):
         response_id = delta.response_id
         lifecycle = self._responses.lifecycle
         if not lifecycle.accepts_audio(response_id):
+            # An out-of-band answer's audio is kept for its caller, never played.
+            self._out_of_band.on_audio(response_id, audio)
             return None
         # The whole run belongs to one item, so its byte count keeps truncation exact.
         if not self._playback.on_audio(
@@ -161,7 +163,7 @@ class ServerEventInputs(McpInputs):
         response_id = delta.response_id
         lifecycle = self._responses.lifecycle
         if not text or not lifecycle.accepts_audio(response_id):
-            self._out_of_band.on_text(response_id, text)
+            self._out_of_band.on_transcript(response_id, text)
             return None
         self._replies.setdefault(response_id, []).append(text)
         # The transcript can lead the audio: the speech opens before any spoken text.
@@ -409,7 +411,12 @@ class ServerEventInputs(McpInputs):
         self, event: ev.ResponseCreated, now: float, out: list[Action]
     ) -> None:
         if self._out_of_band.owns(event.response):
-            return  # an out-of-band answer: not the bot's turn
+            # An out-of-band answer: not the bot's turn. One cancelled before it started
+            # is cancelled now that it has an id.
+            cancel = self._out_of_band.cancel_due(event.response)
+            if cancel is not None:
+                out.append(Send(cancel))
+            return
         response_id = event.response.id or ""
         self._turns_ended(self._timeline.response_created(response_id, now), out)
         self._replies[response_id] = []
@@ -420,6 +427,11 @@ class ServerEventInputs(McpInputs):
         self, event: ev.ResponseOutputItemAdded, now: float, out: list[Action]
     ) -> None:
         item = event.item
+        if self._out_of_band.is_running(event.response_id):
+            # Its calls go back to its caller, never to the runner.
+            if item.type == "function_call" and item.call_id and item.name:
+                self._out_of_band.on_call_named(event.response_id, item.call_id, item.name)
+            return
         if item.type == "function_call" and item.call_id and item.name:
             self._calls.on_call_added(item.call_id, item.name, item.id or "", event.response_id)
         else:
@@ -433,6 +445,10 @@ class ServerEventInputs(McpInputs):
     def _on_arguments_done(
         self, event: ev.ResponseFunctionCallArgumentsDone, now: float, out: list[Action]
     ) -> None:
+        if self._out_of_band.on_function_call(
+            event.response_id, event.name or "", event.call_id, event.arguments
+        ):
+            return
         # A call of a response the user talked over waits for its response.done: a
         # cancelled one's arguments may be cut short, and the user's turn brings the
         # answer; one that completes after all (the interruption only raced it) runs.
@@ -467,9 +483,12 @@ class ServerEventInputs(McpInputs):
         response = event.response
         response_id = response.id or ""
         self._playback.on_response_done(response_id)
-        outcome = self._out_of_band.on_done(response_id, response.status)
+        outcome = self._out_of_band.on_done(response, response_usage(event))
         if outcome is not None:
-            out.append(OutOfBandResult(outcome.request_id, outcome.text, outcome.error))
+            out.append(OutOfBandResult(outcome.request_id, outcome.response, outcome.error))
+            released = self._responses.on_out_of_band_done(response_id)
+            if released is not None:
+                self._settle(*released, out)
             self._send_out_of_band(out)
             return
         reply = "".join(self._replies.pop(response_id, []))
@@ -535,12 +554,17 @@ class ServerEventInputs(McpInputs):
         if error.code == "input_audio_buffer_commit_empty":
             self._turn_audio.on_commit_refused()
         already_active = error.code == "conversation_already_has_active_response"
+        if self._out_of_band.is_cancel(event_id):
+            # The out-of-band response ended before its cancel arrived: nothing to do.
+            logger.debug(f"{self._name}: an out-of-band cancel came late: {message}")
+            return
         if event_id and event_id.startswith(OUT_OF_BAND_PREFIX):
             ended = self._out_of_band.on_refused(event_id, already_active, message)
             if ended is not None:
-                out.append(OutOfBandResult(ended.request_id, ended.text, ended.error))
+                out.append(OutOfBandResult(ended.request_id, ended.response, ended.error))
             else:
                 logger.debug(f"{self._name}: an out-of-band request waits for the server")
+                self._send_out_of_band(out)
             return
         refused = self._responses.on_request_error(event_id, already_active)
         if refused is not None:

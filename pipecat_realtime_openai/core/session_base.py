@@ -244,7 +244,7 @@ class SessionBase:
             tool_messages if tool_messages is not None else PlainToolMessages()
         )
         self._retrievals: set[str] = set()
-        self._out_of_band = OutOfBandRequests()
+        self._out_of_band = OutOfBandRequests(concurrent=dialect.concurrent_out_of_band)
         # The server's id of the conversation (``conversation.created``), for resumption.
         self._conversation_id: str | None = None
 
@@ -419,12 +419,10 @@ class SessionBase:
         out.extend(Send(event) for event in conversation.flush(self._phase.phase.configured))
 
     def _send_out_of_band(self, out: list[Action]) -> None:
-        """Send the next out-of-band request once the server runs no response."""
+        """Send the out-of-band requests the server may take now (see ``out_of_band``)."""
         if self._phase.phase is not Phase.READY:
             return
-        event = self._out_of_band.next_event(self._responses.busy)
-        if event is not None:
-            out.append(Send(event))
+        out.extend(Send(event) for event in self._out_of_band.next_events(self._responses.busy))
 
     def _settle(self, closing: Closing, due: bool, out: list[Action]) -> None:
         """Close what a finished response left open; send the request it owed."""
@@ -605,7 +603,7 @@ class SessionBase:
             out.append(RetrievalFailed(item_id, "the Realtime connection closed"))
         self._retrievals.clear()
         for ended in self._out_of_band.fail_all("the Realtime connection closed"):
-            out.append(OutOfBandResult(ended.request_id, ended.text, ended.error))
+            out.append(OutOfBandResult(ended.request_id, ended.response, ended.error))
         self._link = Link()
         if push_frames and self._phase.phase is not Phase.CLOSED:
             # A lost connection cuts the turn short: report it as far as it got. A

@@ -107,7 +107,12 @@ class UserInputs(SessionBase):
             self._input.clear_and_replay_preroll()
             out.append(SendInputAudio())
             if self._responses.busy:
-                out.append(Send(ResponseCancelEvent()))
+                # Named when known: out-of-band responses may be running too.
+                active = self._responses.lifecycle.active
+                cancel = (
+                    ResponseCancelEvent(response_id=active) if active else ResponseCancelEvent()
+                )
+                out.append(Send(cancel))
         # With server VAD the server's speech_started timed the barge-in already.
         self._barge_in(now, out, timed=self.manual_turns)
         out.append(Metrics(MetricsOp.STOP_ALL))

@@ -76,7 +76,48 @@ def official_client_event_error(data: dict[str, Any]) -> str | None:
     Raises:
         OfficialSchemaUnavailableError: If the ``openai`` package is not installed.
     """
+    references, data = _split_item_references(data)
+    for index, reference in references:
+        problem = _first_error(_reference_adapter(), reference)
+        if problem is not None:
+            return f"response.create: response.input.{index}: {problem.split(': ', 1)[1]}"
     return _first_error(_client_adapter(), data)
+
+
+@cache
+def _reference_adapter() -> TypeAdapter[Any]:
+    try:
+        from openai.types.realtime.response_item_reference import ResponseItemReference
+    except ImportError as exc:
+        raise OfficialSchemaUnavailableError(
+            "validating against the official Realtime schema needs the 'openai' package "
+            "(pip install openai)"
+        ) from exc
+
+    return TypeAdapter(ResponseItemReference)
+
+
+def _split_item_references(
+    data: dict[str, Any],
+) -> tuple[list[tuple[int, dict[str, Any]]], dict[str, Any]]:
+    # The package's pydantic event types leave out what its own request types
+    # (``ResponseCreateEventWithReferencesParam``) and the server take: item references
+    # in a response's input. They are checked on their own; the rest as usual.
+    response = data.get("response") if data.get("type") == "response.create" else None
+    if not isinstance(response, dict):
+        return [], data
+    entries = response.get("input")
+    if not isinstance(entries, list):
+        return [], data
+    references = [
+        (i, e)
+        for i, e in enumerate(entries)
+        if isinstance(e, dict) and e.get("type") == "item_reference"
+    ]
+    if not references:
+        return [], data
+    kept = [e for e in entries if not (isinstance(e, dict) and e.get("type") == "item_reference")]
+    return references, {**data, "response": {**response, "input": kept}}
 
 
 def official_server_event_error(data: dict[str, Any]) -> str | None:
@@ -99,3 +140,4 @@ def clear_schema_cache() -> None:
     """Forget the loaded official types (they are loaded again on the next check)."""
     _client_adapter.cache_clear()
     _server_adapter.cache_clear()
+    _reference_adapter.cache_clear()

@@ -62,6 +62,7 @@ from pipecat_realtime_openai.service.mcp import (
     call_result_frame,
     call_started_frames,
 )
+from pipecat_realtime_openai.service.out_of_band import OutOfBandWaiters
 from pipecat_realtime_openai.service.timeline_metrics import TurnTimelineMetricsData
 from pipecat_realtime_openai.service.wire import Wire
 
@@ -92,7 +93,7 @@ class ActionExecutor(LLMService[OpenAIRealtimeLLMAdapter]):
             mcp_approval_handler, str(self), self._answer_mcp_approval, self._report_mcp_error
         )
         self._retrieval_waiters: dict[str, list[asyncio.Future[ConversationItem]]] = {}
-        self._out_of_band_waiters: dict[str, asyncio.Future[str]] = {}
+        self._out_of_band_waiters = OutOfBandWaiters()
         self._action_handlers: dict[type, ActionHandler] = {
             act.Send: self._on_send,
             act.SendInputAudio: self._on_send_input_audio,
@@ -383,13 +384,7 @@ class ActionExecutor(LLMService[OpenAIRealtimeLLMAdapter]):
         context.set_messages(messages)
 
     async def _on_out_of_band_result(self, action: act.OutOfBandResult) -> None:
-        future = self._out_of_band_waiters.pop(action.request_id, None)
-        if future is None or future.done():
-            return
-        if action.error is None:
-            future.set_result(action.text)
-        else:
-            future.set_exception(RuntimeError(action.error))
+        self._out_of_band_waiters.settle(action)
 
     @property
     def _context(self) -> LLMContext | None:

@@ -314,27 +314,25 @@ class SimulatedConnection:
                 self._outbox.put_nowait(rendered)
 
     def _ensure_pump(self) -> None:
-        if self.state.active is not None and (self._pump is None or self._pump.done()):
+        if self.state.responding and (self._pump is None or self._pump.done()):
             self._pump = asyncio.create_task(self._pump_response())
 
     async def _pump_response(self) -> None:
         loop = asyncio.get_running_loop()
-        run = self.state.active
-        started = loop.time()
+        # Each response's audio keeps to its own clock, from its first step.
+        started: dict[str, float] = {}
         while True:
             step = self.state.next_response_step()
             if step is None:
                 return
             self._emit(step)
+            run = self.state.last_stepped
             if self._pace == "realtime" and run is not None:
-                ahead = started + run.audio_ms_sent / 1000 - loop.time()
-                if ahead > 0:
-                    await asyncio.sleep(ahead)
+                ahead = started.setdefault(run.id, loop.time()) + run.audio_ms_sent / 1000
+                if ahead - loop.time() > 0:
+                    await asyncio.sleep(ahead - loop.time())
             # Back-pressure: let the writer drain and the reader handle a barge-in.
             await self._outbox.join()
-            if self.state.active is not run:
-                run = self.state.active
-                started = loop.time()
 
     def _fault_due(self, event: Event) -> bool:
         fault = self._fault_after

@@ -100,6 +100,8 @@ class ResponseContext:
         response: The ``response`` options of the `response.create` (may be empty).
         last_user_text: Text of the last user message, or the transcript of its audio.
         function_outputs: ``call_id -> output`` of every function_call_output item seen.
+        tools: The tools in force: the response's own, else the session's.
+        tool_choice: The tool choice in force: the response's own, else the session's.
     """
 
     items: list[dict[str, Any]]
@@ -107,6 +109,23 @@ class ResponseContext:
     response: dict[str, Any]
     last_user_text: str | None
     function_outputs: dict[str, str]
+    tools: list[dict[str, Any]] = field(default_factory=list)
+    tool_choice: Any = "auto"
+
+    @property
+    def out_of_band(self) -> bool:
+        """Whether the response stays out of the conversation (``conversation: "none"``)."""
+        return self.response.get("conversation") == "none"
+
+    @property
+    def metadata(self) -> dict[str, str]:
+        """The metadata the response was created with."""
+        return dict(self.response.get("metadata") or {})
+
+    @property
+    def instructions(self) -> str:
+        """The instructions in force: the response's own, else the session's."""
+        return self.response.get("instructions") or self.session.get("instructions") or ""
 
     @property
     def last_function_output(self) -> str | None:
@@ -161,22 +180,40 @@ class ScriptedResponder:
     """Plays scripted replies in order, then falls back to another responder.
 
     A script entry is a `Reply`, or a callable given the `ResponseContext` that returns
-    one (for a reply that depends on what a tool returned).
+    one (for a reply that depends on what a tool returned, or on the metadata of an
+    out-of-band response).
+
+    Out-of-band responses (``conversation: "none"``) take their replies from a script
+    of their own when it has any (``out_of_band=`` / :meth:`add_out_of_band`), so
+    answers on the side never take the conversation's next reply, whatever order the
+    responses start in; with that script empty they take the main one.
     """
 
-    def __init__(self, replies: Iterable[ReplySource] = (), then: Responder | None = None) -> None:
+    def __init__(
+        self,
+        replies: Iterable[ReplySource] = (),
+        then: Responder | None = None,
+        *,
+        out_of_band: Iterable[ReplySource] = (),
+    ) -> None:
         """Create it.
 
         Args:
             replies: Replies to play, one per response, in order.
             then: Responder used once the script is exhausted (echo by default).
+            out_of_band: Replies for out-of-band responses, in order.
         """
         self._script: deque[ReplySource] = deque(replies)
+        self._side: deque[ReplySource] = deque(out_of_band)
         self._then = then or EchoResponder()
 
     def add(self, *replies: ReplySource) -> None:
         """Queue more replies at the end of the script."""
         self._script.extend(replies)
+
+    def add_out_of_band(self, *replies: ReplySource) -> None:
+        """Queue replies for out-of-band responses (``conversation: "none"``)."""
+        self._side.extend(replies)
 
     @property
     def remaining(self) -> int:
@@ -185,6 +222,9 @@ class ScriptedResponder:
 
     def reply(self, context: ResponseContext) -> Reply:
         """Return the next scripted reply (or the fallback's)."""
+        if context.out_of_band and self._side:
+            side = self._side.popleft()
+            return side if isinstance(side, Reply) else side(context)
         if not self._script:
             return self._then.reply(context)
         entry = self._script.popleft()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 from typing import Any
 
 from pipecat_realtime_openai.audio.formats import AudioFormatSpec
@@ -41,6 +42,23 @@ def context_items(store: ConversationStore, options: dict[str, Any]) -> list[dic
         else:
             items.append(copy.deepcopy(entry))
     return items
+
+
+def _within_tool_choice(reply: Reply, tool_choice: Any) -> Reply:
+    # The model calls no tool under "none", and only the named one under a function
+    # choice, whatever the script says.
+    if tool_choice == "none":
+        allowed: set[str] | None = set()
+    elif isinstance(tool_choice, dict) and tool_choice.get("type") == "function":
+        allowed = {str(tool_choice.get("name"))}
+    else:
+        allowed = None
+    if allowed is None:
+        return reply
+    calls = [call for call in reply.function_calls if call.name in allowed]
+    if len(calls) == len(reply.function_calls):
+        return reply
+    return dataclasses.replace(reply, function_calls=tuple(calls))
 
 
 def start_response(
@@ -91,6 +109,9 @@ def start_response(
         "metadata": options.get("metadata"),
     }
 
+    tools = options["tools"] if options.get("tools") is not None else session.get("tools") or []
+    tool_choice = options.get("tool_choice") or session.get("tool_choice") or "auto"
+
     def ask_responder() -> Reply:
         items = context_items(store, options)
         function_outputs = {
@@ -98,15 +119,18 @@ def start_response(
             for item in items
             if item.get("type") == "function_call_output" and "call_id" in item
         }
-        return responder.reply(
+        reply = responder.reply(
             ResponseContext(
                 items=items,
                 session=copy.deepcopy(session),
                 response=copy.deepcopy(options),
                 last_user_text=last_user_text(items),
                 function_outputs=function_outputs,
+                tools=copy.deepcopy(tools),
+                tool_choice=copy.deepcopy(tool_choice),
             )
         )
+        return _within_tool_choice(reply, tool_choice)
 
     items = context_items(store, options)
     # Calls the client approved run first; the responder speaks once it read them.

@@ -4,6 +4,13 @@
 send. A response in progress is pulled step by step with `next_response_step()` so the
 socket layer decides the pacing, and so a barge-in or `response.cancel` arriving in the
 middle can end it.
+
+Like the GA server, only one response writes to the conversation at a time (`active`;
+a second is refused with ``conversation_already_has_active_response``), while
+out-of-band responses (``conversation: "none"``, `out_of_band`) run next to it and to
+each other: their steps take turns with the conversation's on the wire, their items
+never join the conversation, and a barge-in does not cancel them (only the
+conversation's response is the user's to interrupt).
 """
 
 from __future__ import annotations
@@ -74,6 +81,13 @@ class RealtimeSessionState:
         self.vad: EnergyVad | None = None
         self._configure_vad()
         self.active: ResponseRun | None = None
+        self.out_of_band: list[ResponseRun] = []
+        # False: one response at a time, out of band or not (a provider that promises
+        # no parallel responses); a second is refused as already active.
+        self.parallel_out_of_band = True
+        # The response `next_response_step` stepped last (the socket layer paces it).
+        self.last_stepped: ResponseRun | None = None
+        self._turn = 0
         self._speech_item_id: str | None = None
         # A VAD turn ended while a response was active: answer it when that one is done.
         self._turn_waiting = False
@@ -140,11 +154,25 @@ class RealtimeSessionState:
         handler = getattr(self, "_on_" + data["type"].replace(".", "_"))
         return handler(data)
 
+    @property
+    def responding(self) -> bool:
+        """Whether any response (the conversation's or out of band) is in progress."""
+        return self.active is not None or bool(self.out_of_band)
+
     def next_response_step(self) -> list[Event] | None:
-        """Next batch of events of the active response (None when there is none)."""
-        if self.active is None:
+        """Next batch of events of a running response (None when none runs).
+
+        The running responses take turns, one step each, so concurrent responses
+        interleave on the wire as the real server's do.
+        """
+        runs = ([self.active] if self.active is not None else []) + self.out_of_band
+        if not runs:
             return None
-        run = self.active
+        run = runs[self._turn % len(runs)]
+        self._turn += 1
+        self.last_stepped = run
+        if run is not self.active:
+            return self._next_out_of_band_step(run)
         step = run.next_step()
         if run.finished:
             # Cleared as soon as `response.done` is produced: a client that answers it
@@ -159,6 +187,14 @@ class RealtimeSessionState:
                 self._turn_waiting = False
                 self._idle_since_ms = None
                 self._start_response({}, [], [])
+        return step
+
+    def _next_out_of_band_step(self, run: ResponseRun) -> list[Event] | None:
+        step = run.next_step()
+        if run.finished:
+            self.out_of_band.remove(run)
+            if step is not None:
+                step = step + self._rate_limit_events(run)
         return step
 
     def _rate_limit_events(self, run: ResponseRun) -> list[Event]:
@@ -427,19 +463,34 @@ class RealtimeSessionState:
     # --- responses --------------------------------------------------------------------
 
     def _on_response_create(self, data: dict[str, Any]) -> list[Event]:
-        if self.active is not None:
+        options = data.get("response") or {}
+        if self.parallel_out_of_band and options.get("conversation") == "none":
+            self.out_of_band.append(self._new_run(options, [], []))
+            return []
+        running = self.active or (None if self.parallel_out_of_band else self._first_side())
+        if running is not None:
             return [
                 error_event(
                     "conversation_already_has_active_response",
-                    f"Conversation already has an active response in progress: {self.active.id}."
+                    f"Conversation already has an active response in progress: {running.id}."
                     " Wait until the response is finished before creating a new one.",
                     client_event_id=data.get("event_id"),
                 )
             ]
-        return self._start_response(data.get("response") or {}, [], [])
+        if options.get("conversation") == "none":
+            self.out_of_band.append(self._new_run(options, [], []))
+            return []
+        return self._start_response(options, [], [])
+
+    def _first_side(self) -> ResponseRun | None:
+        return self.out_of_band[0] if self.out_of_band else None
 
     def _on_response_cancel(self, data: dict[str, Any]) -> list[Event]:
         wanted = data.get("response_id")
+        for run in self.out_of_band:
+            if wanted and run.id == wanted:
+                self.out_of_band.remove(run)
+                return run.cancel("client_cancelled") + self._rate_limit_events(run)
         if self.active is None or (wanted and wanted != self.active.id):
             return [
                 error_event(
@@ -465,7 +516,15 @@ class RealtimeSessionState:
     def _start_response(
         self, options: dict[str, Any], early: list[Event], late: list[Event]
     ) -> list[Event]:
-        self.active = start_response(
+        self.active = self._new_run(options, early, late)
+        # The events themselves are pulled with next_response_step(), so the socket
+        # layer can pace them.
+        return []
+
+    def _new_run(
+        self, options: dict[str, Any], early: list[Event], late: list[Event]
+    ) -> ResponseRun:
+        return start_response(
             session=self.session,
             store=self.store,
             conversation_id=self.conversation_id,
@@ -476,6 +535,3 @@ class RealtimeSessionState:
             late=late,
             mcp=self.mcp,
         )
-        # The events themselves are pulled with next_response_step(), so the socket
-        # layer can pace them.
-        return []

@@ -51,6 +51,9 @@ class XaiDialect(SimDialect):
 
     def opening(self, events: list[Event], state: Any) -> list[Event]:
         """The events a new connection starts with, as this provider sends them."""
+        # xAI promises no parallel responses: the simulator runs one at a time, out of
+        # band or not, as the client's xAI dialect assumes.
+        state.parallel_out_of_band = False
         if self._resumed is not None:
             state.conversation_id = self._resumed
         created = self._xai_id(
