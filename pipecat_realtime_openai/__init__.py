@@ -21,7 +21,13 @@ if TYPE_CHECKING:
         AzureRealtimeLLMSettings,
         GrokRealtimeLLMService,
         GrokRealtimeLLMSettings,
+        IncomingCall,
         OpenAIRealtimeLLMService,
+        RealtimeCallError,
+        RealtimeCalls,
+        WebhookVerificationError,
+        unwrap_incoming_call,
+        verify_webhook,
     )
     from pipecat_realtime_openai.settings import OpenAIRealtimeLLMSettings
 
@@ -32,7 +38,13 @@ _SERVICE_NAMES = (
     "AzureRealtimeLLMSettings",
     "GrokRealtimeLLMService",
     "GrokRealtimeLLMSettings",
+    "IncomingCall",
     "OpenAIRealtimeLLMService",
+    "RealtimeCallError",
+    "RealtimeCalls",
+    "WebhookVerificationError",
+    "unwrap_incoming_call",
+    "verify_webhook",
 )
 
 __all__ = [
@@ -40,12 +52,18 @@ __all__ = [
     "AzureRealtimeLLMSettings",
     "GrokRealtimeLLMService",
     "GrokRealtimeLLMSettings",
+    "IncomingCall",
     "OpenAIRealtimeLLMService",
     "OpenAIRealtimeLLMSettings",
+    "RealtimeCallError",
+    "RealtimeCalls",
     "ReconnectInfo",
     "ReconnectOptions",
+    "WebhookVerificationError",
     "__version__",
     "events",
+    "unwrap_incoming_call",
+    "verify_webhook",
 ]
 
 

@@ -135,7 +135,8 @@ class ServerEventInputs(SessionBase):
         """
         response_id = delta.response_id
         lifecycle = self._responses.lifecycle
-        if not lifecycle.accepts_audio(response_id):
+        if self._sideband or not lifecycle.accepts_audio(response_id):
+            # A sideband call's audio is the server's to play, never the pipeline's.
             return None
         # The whole run belongs to one item, so its byte count keeps truncation exact.
         if not self._playback.on_audio(
@@ -181,6 +182,11 @@ class ServerEventInputs(SessionBase):
     # -- session -----------------------------------------------------------------------
 
     def _on_session_created(self, event: Any, now: float, out: list[Action]) -> None:
+        if self._config.has_sent:
+            # A sideband server's late session.created: the configuration already went
+            # out on this connection, and sending it again would only repeat it.
+            logger.debug(f"{self._name}: session.created after the session was configured")
+            return
         self._update_session(out, configure=True)
 
     def _on_conversation_created(
@@ -214,6 +220,9 @@ class ServerEventInputs(SessionBase):
         audio and its commits go first, because the response must hear them.
         """
         conversation = self._conversation
+        if self._sideband:
+            # The call, and its conversation, stayed on the server: nothing to rebuild.
+            conversation.on_kept_by_server()
         restoring = conversation.restore_pending
         self._phase.move(Phase.RESTORING if restoring else Phase.READY, "session configured")
         restored = conversation.restore(self._options.max_restored_items)

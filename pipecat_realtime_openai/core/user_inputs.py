@@ -41,8 +41,11 @@ class UserInputs(SessionBase):
 
         Returns:
             The JSON texts to send now, in order; send them before taking more.
-            (``input_audio.push`` is the same with one call fewer per frame.)
+            (``input_audio.push`` is the same with one call fewer per frame.) None
+            on a sideband connection: the call carries the caller's audio.
         """
+        if self._sideband:
+            return ()
         return self._input.push(pcm, sample_rate, num_channels)
 
     def take_input_audio(self) -> Sequence[str]:

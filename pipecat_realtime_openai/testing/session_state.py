@@ -204,6 +204,42 @@ class RealtimeSessionState:
         events.extend(self._check_idle_timeout())
         return events
 
+    def caller_turn(self, audio_ms: float) -> list[Event]:
+        """A call the server carries: the caller spoke (the audio came from the call).
+
+        Server VAD's events for one turn, as if the call's audio had been appended:
+        ``speech_started`` (cancelling a running reply when ``interrupt_response``),
+        ``speech_stopped``, the commit and the transcription, then the reply when
+        ``create_response``. With turn detection off the turn is only committed.
+
+        Args:
+            audio_ms: How long the caller spoke.
+        """
+        spec = self.buffer.spec
+        start_ms = self.buffer.end_ms
+        self.buffer.append(bytes(int(audio_ms * spec.bytes_per_ms) // 2 * 2))
+        item_id = new_id("item")
+        settings = self.vad.settings if self.vad is not None else None
+        events = [
+            make_event(
+                "input_audio_buffer.speech_started", audio_start_ms=int(start_ms), item_id=item_id
+            )
+        ]
+        if settings is not None and settings.interrupt_response and self.active is not None:
+            events.extend(self._cancel_active("turn_detected"))
+        end_ms = self.buffer.end_ms
+        events.append(
+            make_event(
+                "input_audio_buffer.speech_stopped", audio_end_ms=int(end_ms), item_id=item_id
+            )
+        )
+        early, late = self._commit_user_audio(item_id, self.buffer.take(end_ms), events)
+        if settings is not None and settings.create_response and self.active is None:
+            events.extend(self._start_response({}, early, late))
+        else:
+            events.extend(early + late)
+        return events
+
     def _check_idle_timeout(self) -> list[Event]:
         # Like the real server: once `idle_timeout_ms` of input passed after a response
         # without speech, the silent audio is committed as a user turn and answered.
