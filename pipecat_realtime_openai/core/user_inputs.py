@@ -92,6 +92,12 @@ class UserInputs(SessionBase):
             now: Clock reading (how much of the reply was heard).
         """
         out: list[Action] = []
+        if self._sideband:
+            # The server interrupted its reply itself, at its speech_started (applied
+            # in order); the pipeline's interruption can come back after the server
+            # began the next reply, which it must not end.
+            out.append(Metrics(MetricsOp.STOP_ALL))
+            return out
         if self.manual_turns:
             self._input.clear_and_replay_preroll()
             out.append(SendInputAudio())
