@@ -204,36 +204,44 @@ class RealtimeSessionState:
         events.extend(self._check_idle_timeout())
         return events
 
-    def caller_turn(self, audio_ms: float) -> list[Event]:
-        """A call the server carries: the caller spoke (the audio came from the call).
+    def caller_started(self) -> list[Event]:
+        """A call the server carries: the caller starts speaking (audio from the call).
 
-        Server VAD's events for one turn, as if the call's audio had been appended:
-        ``speech_started`` (cancelling a running reply when ``interrupt_response``),
-        ``speech_stopped``, the commit and the transcription, then the reply when
-        ``create_response``. With turn detection off the turn is only committed.
-
-        Args:
-            audio_ms: How long the caller spoke.
+        Server VAD's ``speech_started``, and the running reply cancelled when
+        ``interrupt_response``; :meth:`caller_stopped` ends the turn.
         """
-        spec = self.buffer.spec
-        start_ms = self.buffer.end_ms
-        self.buffer.append(bytes(int(audio_ms * spec.bytes_per_ms) // 2 * 2))
-        item_id = new_id("item")
-        settings = self.vad.settings if self.vad is not None else None
+        self._idle_since_ms = None
+        self._speech_item_id = new_id("item")
         events = [
             make_event(
-                "input_audio_buffer.speech_started", audio_start_ms=int(start_ms), item_id=item_id
+                "input_audio_buffer.speech_started",
+                audio_start_ms=int(self.buffer.end_ms),
+                item_id=self._speech_item_id,
             )
         ]
+        settings = self.vad.settings if self.vad is not None else None
         if settings is not None and settings.interrupt_response and self.active is not None:
             events.extend(self._cancel_active("turn_detected"))
+        return events
+
+    def caller_stopped(self, audio_ms: float) -> list[Event]:
+        """The caller stops after ``audio_ms`` of speech.
+
+        Then come the commit, its transcription, and the reply when ``create_response``
+        (only the commit with turn detection off).
+        """
+        spec = self.buffer.spec
+        self.buffer.append(bytes(int(audio_ms * spec.bytes_per_ms) // 2 * 2))
+        item_id = self._speech_item_id or new_id("item")
+        self._speech_item_id = None
         end_ms = self.buffer.end_ms
-        events.append(
+        events = [
             make_event(
                 "input_audio_buffer.speech_stopped", audio_end_ms=int(end_ms), item_id=item_id
             )
-        )
+        ]
         early, late = self._commit_user_audio(item_id, self.buffer.take(end_ms), events)
+        settings = self.vad.settings if self.vad is not None else None
         if settings is not None and settings.create_response and self.active is None:
             events.extend(self._start_response({}, early, late))
         else:

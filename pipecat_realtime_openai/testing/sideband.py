@@ -87,8 +87,12 @@ class SimulatedCall:
             raise KeyError(f"call {self.call_id} got {len(found)} {action} requests")
         return found[count - 1]
 
-    def caller_says(self, transcript: str, audio_ms: float = 800.0) -> None:
+    async def caller_says(self, transcript: str, audio_ms: float = 300.0) -> None:
         """The caller speaks one turn: server VAD events, transcription, and the reply.
+
+        ``speech_started`` goes out at once, the rest once the caller has spoken for
+        ``audio_ms`` (real time passes, as on a call: the client sees the speech
+        begin before the reply it causes).
 
         Args:
             transcript: What the transcription of the turn says.
@@ -100,8 +104,10 @@ class SimulatedCall:
         state, conn = self.state, self._open_connection()
         if state is None or self.status != "accepted" or conn is None:
             raise RuntimeError(f"call {self.call_id} is not active with a sideband socket")
+        conn.send_events(state.caller_started())
+        await asyncio.sleep(audio_ms / 1000)
         state.transcripts.put(transcript)
-        conn.send_events(state.caller_turn(audio_ms))
+        conn.send_events(state.caller_stopped(audio_ms))
 
     def _open_connection(self) -> SimulatedConnection | None:
         live = [c for c in self.connections if not c.closed.is_set()]

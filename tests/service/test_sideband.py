@@ -129,7 +129,7 @@ async def test_no_audio_either_way_while_transcripts_flow(sim, harnesses):
     # Audio reaching the service (a pipeline with an input transport) is not sent.
     for chunk in frames_of(tone(400), 24000):
         await harness.send(InputAudioRawFrame(audio=chunk, sample_rate=24000, num_channels=1))
-    sim.call(call_id).caller_says("When do you open?")
+    await sim.call(call_id).caller_says("When do you open?")
     await out.wait_for(LLMFullResponseEndFrame)
     user = await harness.up.wait_for(TranscriptionFrame)
     assert user.text == "When do you open?"
@@ -146,6 +146,8 @@ async def test_no_audio_either_way_while_transcripts_flow(sim, harnesses):
 
 async def test_interruption_truncates_nothing(sim, harnesses):
     sim.responder = ScriptedResponder([Reply(text="A long story " * 30), Reply(text="Sure.")])
+    # Replies stream at the pace of their (unsent) audio, so the story is still running.
+    sim.pace = "realtime"
     call_id = await ringing_accepted_call(sim)
     service = sideband_service(sim, call_id)
     out = Recorder(FrameDirection.DOWNSTREAM)
@@ -154,10 +156,13 @@ async def test_interruption_truncates_nothing(sim, harnesses):
     conn = await sim.wait_for_connection()
     await wait_until(lambda: service.core.phase is Phase.READY)
     call = sim.call(call_id)
-    call.caller_says("Tell me a story.")
+    await call.caller_says("Tell me a story.")
     await conn.wait_for_server_event("response.output_audio_transcript.delta")
-    call.caller_says("Stop, please.")
+    await call.caller_says("Stop, please.")
     await out.wait_for(LLMFullResponseEndFrame, count=2)
+    statuses = [e["response"]["status"] for e in conn.server_events if e["type"] == "response.done"]
+    assert statuses == ["cancelled", "completed"]
+    # The server cut its reply itself: the client truncated, cleared, cancelled nothing.
     assert "conversation.item.truncate" not in conn.client_event_types
     assert "response.cancel" not in conn.client_event_types
     assert "input_audio_buffer.clear" not in conn.client_event_types
@@ -202,7 +207,7 @@ async def test_tool_round_and_context(sim, harnesses):
     await out.wait_for(LLMFullResponseEndFrame)
     updates = [e for e in conn.client_events if e.get("type") == "session.update"]
     assert [t["name"] for t in updates[-1]["session"]["tools"]] == ["get_weather"]
-    sim.call(call_id).caller_says("Weather in Oslo?")
+    await sim.call(call_id).caller_says("Weather in Oslo?")
     await out.wait_for(LLMFullResponseEndFrame, count=3)
     outputs = [
         e["item"]
@@ -329,7 +334,7 @@ async def test_dropped_socket_reconnects_to_the_same_call_without_restore(sim, h
     first = await sim.wait_for_connection()
     await out.wait_for(LLMFullResponseEndFrame)
     call = sim.call(call_id)
-    call.caller_says("Hi!")
+    await call.caller_says("Hi!")
     await out.wait_for(LLMFullResponseEndFrame, count=2)
     items_before = [item["id"] for item in call.state.store.items]
     # The context's user message went in once, as the seed of the first socket.
@@ -343,7 +348,7 @@ async def test_dropped_socket_reconnects_to_the_same_call_without_restore(sim, h
     assert second.client_event_types == ["session.update"]
     # The server kept the conversation: nothing created again, nothing seeded.
     assert [item["id"] for item in call.state.store.items] == items_before
-    call.caller_says("Are you there?")
+    await call.caller_says("Are you there?")
     await out.wait_for(LLMFullResponseEndFrame, count=3)
     assert "".join(f.text for f in out.of(TTSTextFrame)).endswith("Still here.")
     assert second.client_event_types == ["session.update"]
