@@ -395,3 +395,23 @@ async def test_simulator_refuses_a_sideband_socket_to_no_accepted_call(sim):
         async with websockets.connect(f"{sim.base_url}?call_id={call_id}"):
             pass
     assert refused.value.response.status_code == 404
+
+
+async def test_no_api_key_in_logs_or_errors_of_the_rest_calls(sim):
+    from loguru import logger
+
+    lines: list[str] = []
+    sink = logger.add(lambda message: lines.append(str(message)), level="TRACE")
+    try:
+        calls = RealtimeCalls("sk-test", sim.calls_base_url)
+        call_id = await sim.incoming_call()
+        await calls.accept(call_id, ACCEPTED_SESSION)
+        await calls.hangup(call_id)
+        with pytest.raises(RealtimeCallError) as refused:
+            await RealtimeCalls("sk-secret-wrong", sim.calls_base_url).hangup(call_id)
+    finally:
+        logger.remove(sink)
+    assert lines, "the REST calls log what they did"
+    text = "\n".join(lines) + str(refused.value) + repr(refused.value)
+    assert "sk-test" not in text
+    assert "sk-secret-wrong" not in text
