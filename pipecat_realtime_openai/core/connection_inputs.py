@@ -92,6 +92,7 @@ class ConnectionInputs(SessionBase):
         if self._phase.phase.connected:
             self._reset_connection(out, keep_conversation=False, push_frames=True)
         self._input.reset()
+        self._outage = None
         self._phase.move(Phase.CLOSED, "the call ended")
         out.append(Notify("on_call_ended", (end.description,)))
         return Stop(), out

@@ -404,7 +404,17 @@ class OpenAIRealtimeLLMService(FrameTranslator):
 
         Must not be called from the receive loop (an event handler), because it
         replaces that loop's connection.
+
+        On a sideband connection (``call_id``) it does nothing but warn: the
+        conversation is the call's, on the server, and a new socket to the call
+        would find it as it was (seeding it again would repeat every item).
         """
+        if self._call_id is not None:
+            logger.warning(
+                f"{self}: a call's conversation lives on the server; it cannot be reset "
+                "from a sideband connection"
+            )
+            return
         logger.debug(f"{self}: resetting the conversation")
         await self._disconnect(shutting_down=False)
         await self._connect()

@@ -415,3 +415,16 @@ async def test_no_api_key_in_logs_or_errors_of_the_rest_calls(sim):
     text = "\n".join(lines) + str(refused.value) + repr(refused.value)
     assert "sk-test" not in text
     assert "sk-secret-wrong" not in text
+
+
+async def test_reset_conversation_leaves_the_calls_conversation_alone(sim, harnesses):
+    call_id = await ringing_accepted_call(sim)
+    service = sideband_service(sim, call_id)
+    harness = harnesses(service)
+    await harness.start()
+    conn = await sim.wait_for_connection()
+    await wait_until(lambda: service.core.phase is Phase.READY)
+    await service.reset_conversation()
+    assert service.core.phase is Phase.READY
+    assert len(sim.connections) == 1 and not conn.closed.is_set()
+    await harness.stop()
