@@ -33,7 +33,13 @@ if TYPE_CHECKING:
         AzureRealtimeLLMSettings,
         GrokRealtimeLLMService,
         GrokRealtimeLLMSettings,
+        IncomingCall,
         OpenAIRealtimeLLMService,
+        RealtimeCallError,
+        RealtimeCalls,
+        WebhookVerificationError,
+        unwrap_incoming_call,
+        verify_webhook,
     )
     from pipecat_realtime_openai.settings import OpenAIRealtimeLLMSettings
 
@@ -44,7 +50,13 @@ _SERVICE_NAMES = (
     "AzureRealtimeLLMSettings",
     "GrokRealtimeLLMService",
     "GrokRealtimeLLMSettings",
+    "IncomingCall",
     "OpenAIRealtimeLLMService",
+    "RealtimeCallError",
+    "RealtimeCalls",
+    "WebhookVerificationError",
+    "unwrap_incoming_call",
+    "verify_webhook",
 )
 
 __all__ = [
@@ -52,6 +64,7 @@ __all__ = [
     "AzureRealtimeLLMSettings",
     "GrokRealtimeLLMService",
     "GrokRealtimeLLMSettings",
+    "IncomingCall",
     "McpApprovalRequest",
     "McpTool",
     "OpenAIRealtimeLLMService",
@@ -59,13 +72,18 @@ __all__ = [
     "OutOfBandFunctionCall",
     "OutOfBandResponse",
     "OutOfBandResponseError",
+    "RealtimeCallError",
+    "RealtimeCalls",
     "ReconnectInfo",
     "ReconnectOptions",
     "ToolCallTiming",
     "TurnInterruption",
     "TurnTimeline",
+    "WebhookVerificationError",
     "__version__",
     "events",
+    "unwrap_incoming_call",
+    "verify_webhook",
 ]
 
 

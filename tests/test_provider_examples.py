@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib.util
+import os
+import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -65,3 +67,46 @@ def test_the_grok_bot_builds_its_service_from_the_environment(monkeypatch):
     monkeypatch.delenv("XAI_API_KEY")
     with pytest.raises(ValueError, match="XAI_API_KEY"):
         bot.build_service()
+
+
+def test_the_sip_sideband_bot_takes_a_call_against_the_simulator():
+    """The sideband example, as a script without a key: webhook, accept, tools, hang-up."""
+    root = EXAMPLES.parent
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY", "LOG_LEVEL")}
+    # The package of this checkout, not whichever one the environment installed.
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH")]))
+    result = subprocess.run(
+        [sys.executable, str(EXAMPLES / "sip_sideband_bot.py")],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        env=env,
+        cwd=root,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.splitlines() == [
+        "webhook: call from <sip:+15550100@example.com>",
+        "bot: Ada's bakery, how can I help?",
+        "caller: When do you open tomorrow?",
+        "bot: We open at seven tomorrow.",
+        "caller: Great, thanks. Bye!",
+        "call ended",
+        "call status: ended",
+    ]
+
+
+def test_the_sip_sideband_bot_refuses_an_unsigned_webhook(monkeypatch):
+    from fastapi.testclient import TestClient
+
+    bot = _load("sip_sideband_bot", monkeypatch)
+    desk = bot.PhoneDesk("sk-test", "whsec_" + "c2VjcmV0", "http://127.0.0.1:9/v1")
+    answer = TestClient(desk.app).post(
+        "/openai/webhook",
+        content=b'{"type": "realtime.call.incoming", "data": {"call_id": "rtc_1"}}',
+        headers={"webhook-id": "wh_1", "webhook-timestamp": "1", "webhook-signature": "v1,x"},
+    )
+    assert answer.status_code == 400
+    assert desk.tasks == {}
+    llm = desk.build_service("rtc_abc")
+    assert llm.url == "wss://api.openai.com/v1/realtime?call_id=rtc_abc"
+    assert llm.has_function("opening_hours") and llm.has_function("end_call")

@@ -20,6 +20,7 @@ from pipecat_realtime_openai.core.errors import classify_error, classify_http_st
 from pipecat_realtime_openai.core.phase import Phase
 from pipecat_realtime_openai.core.reconnect import ConnectionEnd, ReconnectInfo, Retry, Stop
 from pipecat_realtime_openai.core.session_base import Link, Outage, SessionBase
+from pipecat_realtime_openai.core.sideband import call_ended
 
 
 class ConnectionInputs(SessionBase):
@@ -33,6 +34,9 @@ class ConnectionInputs(SessionBase):
     def connection_opened(self, now: float) -> list[Action]:
         """A connection opened (the server sends ``session.created`` next).
 
+        A sideband connection is configured at once: its server may send no
+        ``session.created``, and the call is already running.
+
         Args:
             now: Clock reading (connection age counts from it).
         """
@@ -40,7 +44,10 @@ class ConnectionInputs(SessionBase):
             return [CloseConnection("the session is closed")]
         self._link = Link(opened_at=now)
         self._phase.move(Phase.CONFIGURING, "connected")
-        return []
+        out: list[Action] = []
+        if self._sideband:
+            self._update_session(out, configure=True)
+        return out
 
     def connection_ended(self, end: ConnectionEnd, now: float) -> tuple[Retry | Stop, list[Action]]:
         """A connection closed, or an attempt to open one failed: what comes next.
@@ -56,6 +63,10 @@ class ConnectionInputs(SessionBase):
         phase = self._phase.phase
         if phase is Phase.CLOSED:
             return Stop(), out
+        if self._sideband and call_ended(
+            end, closed_on_purpose=self._link.retire_reason is not None
+        ):
+            return self._call_ended(end, out)
         if phase.connected:
             description = self._link.retire_reason or end.description
             self._reset_connection(out, keep_conversation=True, push_frames=True)
@@ -74,6 +85,17 @@ class ConnectionInputs(SessionBase):
         info = ReconnectInfo(step.attempt, self._outage.reason, delay=step.delay)
         out.append(Notify("on_reconnecting", (info,)))
         return step, out
+
+    def _call_ended(self, end: ConnectionEnd, out: list[Action]) -> tuple[Stop, list[Action]]:
+        """The server ended the call (hang-up, reject, transfer): stop without an error."""
+        logger.info(f"{self._name}: the call ended ({end.description})")
+        if self._phase.phase.connected:
+            self._reset_connection(out, keep_conversation=False, push_frames=True)
+        self._input.reset()
+        self._outage = None
+        self._phase.move(Phase.CLOSED, "the call ended")
+        out.append(Notify("on_call_ended", (end.description,)))
+        return Stop(), out
 
     def _stop(self, step: Stop, end: ConnectionEnd, out: list[Action]) -> None:
         if step.report != "none":

@@ -28,8 +28,9 @@ class Phase(Enum):
     CONNECTING = "connecting"
     """Opening a connection, or waiting to open the next one after a drop."""
     CONFIGURING = "configuring"
-    """Connected; the session configuration is sent (on ``session.created``) and not
-    confirmed yet. User audio, items and responses wait."""
+    """Connected; the session configuration is sent (on ``session.created``, or at once
+    on a sideband connection) and not confirmed yet. User audio, items and responses
+    wait."""
     RESTORING = "restoring"
     """Configured; the conversation of the lost connection is being rebuilt. Items may
     go out, user audio still waits."""

@@ -81,11 +81,14 @@ class DisconnectReason:
         error_code: ``error.code`` of the last server error event, if any.
         error_type: ``error.type`` of that event, if any.
         http_status: HTTP status of a refused handshake, if any.
+        close_code: WebSocket close code of a connection that closed, if known (a
+            sideband connection closed normally means the call ended).
     """
 
     error_code: str | None = None
     error_type: str | None = None
     http_status: int | None = None
+    close_code: int | None = None
 
 
 class ReconnectPolicy:

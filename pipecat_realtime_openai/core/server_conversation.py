@@ -159,6 +159,15 @@ class ServerConversation:
         self._resumed_plan = self.mirror.unconfirmed_plan()
         self.mirror.clear()
 
+    def on_kept_by_server(self) -> None:
+        """The server kept the conversation across connections (a sideband call).
+
+        Nothing is rebuilt: the mirror stays as it was, and changes made meanwhile go
+        out as they come.
+        """
+        self._restore_pending = False
+        self._resumed_plan = None
+
     def is_restored_echo(self, item_id: str | None, *, done: bool = False) -> bool:
         """Tell whether a server item event only echoes an item the restore recreated.
 

@@ -137,6 +137,9 @@ class ServerEventInputs(McpInputs):
         """
         response_id = delta.response_id
         lifecycle = self._responses.lifecycle
+        if self._sideband:
+            # A sideband call's audio is the server's to play, never the pipeline's.
+            return None
         if not lifecycle.accepts_audio(response_id):
             # An out-of-band answer's audio is kept for its caller, never played.
             self._out_of_band.on_audio(response_id, audio)
@@ -188,6 +191,11 @@ class ServerEventInputs(McpInputs):
     # -- session -----------------------------------------------------------------------
 
     def _on_session_created(self, event: Any, now: float, out: list[Action]) -> None:
+        if self._config.has_sent:
+            # A sideband server's late session.created: the configuration already went
+            # out on this connection, and sending it again would only repeat it.
+            logger.debug(f"{self._name}: session.created after the session was configured")
+            return
         self._update_session(out, configure=True)
 
     def _on_conversation_created(
@@ -221,6 +229,9 @@ class ServerEventInputs(McpInputs):
         audio and its commits go first, because the response must hear them.
         """
         conversation = self._conversation
+        if self._sideband:
+            # The call, and its conversation, stayed on the server: nothing to rebuild.
+            conversation.on_kept_by_server()
         restoring = conversation.restore_pending
         self._phase.move(Phase.RESTORING if restoring else Phase.READY, "session configured")
         restored = conversation.restore(self._options.max_restored_items)

@@ -157,6 +157,9 @@ class SessionBase:
         rng: Source of backoff jitter (seed it in tests).
         dialect: The provider's way of speaking the protocol (OpenAI's by default).
         today: Today's date (for warnings about models that shut down).
+        sideband: The connection controls a call the server carries (SIP, WebRTC):
+            no audio either way, the server's turns, nothing restored on a reconnect
+            (see :mod:`~pipecat_realtime_openai.core.sideband`).
     """
 
     def __init__(
@@ -176,8 +179,10 @@ class SessionBase:
         rng: random.Random | None = None,
         dialect: Dialect = OPENAI,
         today: Callable[[], date] = date.today,
+        sideband: bool = False,
     ) -> None:
         self._name = name
+        self._sideband = sideband
         self._dialect = dialect
         self._today = today
         # Each retiring model is named once per service, not on every session update.
@@ -195,9 +200,10 @@ class SessionBase:
         self._options = reconnect if reconnect is not None else ReconnectOptions()
         self._planner = ReconnectPlanner(self._options, rng)
         duration = self._options.max_session_duration
+        # A sideband socket's limit is the call's: a new socket would not reset it.
         self._schedule = (
             RolloverSchedule(duration, self._options.rollover_grace)
-            if duration is not None
+            if duration is not None and not sideband
             else None
         )
         self._outage: Outage | None = None
@@ -261,6 +267,11 @@ class SessionBase:
         return self._dialect
 
     @property
+    def sideband(self) -> bool:
+        """Whether the session controls a call the server carries (no audio here)."""
+        return self._sideband
+
+    @property
     def resumable_conversation(self) -> str | None:
         """The conversation the next connection asks the server for, if it can resume one.
 
@@ -282,8 +293,11 @@ class SessionBase:
 
     @property
     def manual_turns(self) -> bool:
-        """Whether server turn detection is off, so local turn frames drive turns."""
-        return turn_detection_disabled(self._effective())
+        """Whether server turn detection is off, so local turn frames drive turns.
+
+        Never on a sideband connection: the pipeline has none of the call's audio.
+        """
+        return not self._sideband and turn_detection_disabled(self._effective())
 
     @property
     def rollover_enabled(self) -> bool:
@@ -498,7 +512,9 @@ class SessionBase:
             received_ms = sum(item.received_ms(playback.bytes_per_ms) for item in playback.items)
             heard_ms = int(min(playback.played_ms(now), received_ms))
             self._turns_ended(self._timeline.interrupted(now, heard_ms), out)
-        for step in playback.plan_interruption(now):
+        # A sideband call's audio is played by the server, which cuts it itself.
+        steps = [] if self._sideband else playback.plan_interruption(now)
+        for step in steps:
             if isinstance(step, TruncateItem) and not self._dialect.truncates_audio:
                 # The server keeps the reply whole: what the user heard of it cannot
                 # be marked, and deleting it would erase what they did hear.

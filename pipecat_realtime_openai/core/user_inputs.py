@@ -41,8 +41,11 @@ class UserInputs(SessionBase):
 
         Returns:
             The JSON texts to send now, in order; send them before taking more.
-            (``input_audio.push`` is the same with one call fewer per frame.)
+            (``input_audio.push`` is the same with one call fewer per frame.) None
+            on a sideband connection: the call carries the caller's audio.
         """
+        if self._sideband:
+            return ()
         return self._input.push(pcm, sample_rate, num_channels)
 
     def take_input_audio(self) -> Sequence[str]:
@@ -103,6 +106,12 @@ class UserInputs(SessionBase):
             now: Clock reading (how much of the reply was heard).
         """
         out: list[Action] = []
+        if self._sideband:
+            # The server interrupted its reply itself, at its speech_started (applied
+            # in order); the pipeline's interruption can come back after the server
+            # began the next reply, which it must not end.
+            out.append(Metrics(MetricsOp.STOP_ALL))
+            return out
         if self.manual_turns:
             self._input.clear_and_replay_preroll()
             out.append(SendInputAudio())

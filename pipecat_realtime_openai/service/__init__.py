@@ -15,10 +15,19 @@
 * :mod:`~pipecat_realtime_openai.service.timeline_metrics`: a turn's timeline as metrics;
 * :mod:`~pipecat_realtime_openai.service.endpoint`: the URL of a connection;
 * :mod:`~pipecat_realtime_openai.service.azure`: ``AzureRealtimeLLMService``;
-* :mod:`~pipecat_realtime_openai.service.grok`: ``GrokRealtimeLLMService``.
+* :mod:`~pipecat_realtime_openai.service.grok`: ``GrokRealtimeLLMService``;
+* :mod:`~pipecat_realtime_openai.service.calls`: ``RealtimeCalls``, REST control of a
+  call the server carries (the webhook verifier, from ``protocol.webhooks``, with it).
 """
 
+from pipecat_realtime_openai.protocol.webhooks import (
+    IncomingCall,
+    WebhookVerificationError,
+    unwrap_incoming_call,
+    verify_webhook,
+)
 from pipecat_realtime_openai.service.azure import AzureRealtimeLLMService, AzureRealtimeLLMSettings
+from pipecat_realtime_openai.service.calls import RealtimeCallError, RealtimeCalls
 from pipecat_realtime_openai.service.grok import GrokRealtimeLLMService, GrokRealtimeLLMSettings
 from pipecat_realtime_openai.service.llm import DEFAULT_BASE_URL, OpenAIRealtimeLLMService
 from pipecat_realtime_openai.service.timeline_metrics import (
@@ -32,7 +41,13 @@ __all__ = [
     "AzureRealtimeLLMSettings",
     "GrokRealtimeLLMService",
     "GrokRealtimeLLMSettings",
+    "IncomingCall",
     "OpenAIRealtimeLLMService",
+    "RealtimeCallError",
+    "RealtimeCalls",
     "ToolCallMetrics",
     "TurnTimelineMetricsData",
+    "WebhookVerificationError",
+    "unwrap_incoming_call",
+    "verify_webhook",
 ]

@@ -36,6 +36,7 @@ from pipecat_realtime_openai.core.out_of_band import OutOfBandResponse
 from pipecat_realtime_openai.core.reconnect import ReconnectOptions
 from pipecat_realtime_openai.core.session import RealtimeSession
 from pipecat_realtime_openai.core.session_base import ContextSeed
+from pipecat_realtime_openai.core.sideband import sideband_query
 from pipecat_realtime_openai.core.telephony import telephony_session
 from pipecat_realtime_openai.protocol.client_events import ClientEvent
 from pipecat_realtime_openai.protocol.items import ConversationItem
@@ -93,6 +94,8 @@ class OpenAIRealtimeLLMService(FrameTranslator):
       MCP server's tools (``tools``: dicts with ``name``, ``input_schema``, ...).
     - ``on_mcp_approval_request(service, request)`` when an MCP call waits for
       approval (to watch; ``mcp_approval_handler`` decides).
+    - ``on_call_ended(service, reason)`` (sideband only, see ``call_id``): the server
+      ended the call (hang-up, reject, transfer); the service stops reconnecting.
 
     Example::
 
@@ -137,6 +140,7 @@ class OpenAIRealtimeLLMService(FrameTranslator):
         extra_query: Mapping[str, str] | None = None,
         dialect: Dialect | str = OPENAI,
         mcp_approval_handler: McpApprovalHandler | None = None,
+        call_id: str | None = None,
         **kwargs: Any,
     ) -> None:
         """Create the service.
@@ -188,8 +192,22 @@ class OpenAIRealtimeLLMService(FrameTranslator):
                 :class:`~pipecat_realtime_openai.core.mcp.McpApprovalRequest`, sync or
                 async, returning ``True``/``False`` or ``(approve, reason)``. Without
                 one every request is denied (with a warning); one that raises denies.
+            call_id: Keyword-only extra: control a call the server carries (SIP or
+                WebRTC, ``rtc_...``) over a sideband connection,
+                ``base_url?call_id=<id>``. No audio goes through the pipeline either
+                way (the call carries it), turns and interruptions are the server's;
+                instructions, tools, context and transcripts work as usual. A dropped
+                connection reconnects to the same call and restores nothing (the
+                server holds the conversation); a normal close by the server ends
+                the session (``on_call_ended``). See
+                :mod:`~pipecat_realtime_openai.core.sideband`.
             **kwargs: Passed to ``LLMService``.
+
+        Raises:
+            ValueError: ``call_id`` is not a call id.
         """
+        if call_id is not None:
+            sideband_query(call_id)
         store, deprecated = initial_settings(model, session_properties, settings, self.Settings)
         for name in deprecated:
             self._warn_init_param_moved_to_settings(name, name)
@@ -215,10 +233,15 @@ class OpenAIRealtimeLLMService(FrameTranslator):
             tool_messages=PipecatToolMessages(),
             context_seed=context_seed,
             dialect=DIALECTS[dialect] if isinstance(dialect, str) else dialect,
+            sideband=call_id is not None,
         )
+        self._call_id = call_id
         self._core.audio_input_paused = start_audio_paused
-        # The input hot path calls the core's audio input directly.
-        self._push_user_audio = self._core.input_audio.push
+        # The input hot path calls the core's audio input directly (a sideband call's
+        # audio is the server's: the core's entry point then takes none).
+        self._push_user_audio = (
+            self._core.user_audio if call_id is not None else self._core.input_audio.push
+        )
         self._core.video_input_paused = start_video_paused
         self._wire = Wire(str(self), self._report_send_error)
         dialect = self._core.dialect
@@ -250,6 +273,7 @@ class OpenAIRealtimeLLMService(FrameTranslator):
         self._register_event_handler("on_turn_timeline")
         self._register_event_handler("on_mcp_tools_listed")
         self._register_event_handler("on_mcp_approval_request")
+        self._register_event_handler("on_call_ended")
 
     # -- public API ------------------------------------------------------------------
 
@@ -264,12 +288,22 @@ class OpenAIRealtimeLLMService(FrameTranslator):
         return self._supervisor
 
     @property
+    def call_id(self) -> str | None:
+        """The call this service controls over a sideband connection, if any."""
+        return self._call_id
+
+    @property
     def url(self) -> str:
         """The WebSocket URL of the next connection (endpoint plus ``model`` query)."""
         return connection_url(self._base_url, self._url_query())
 
     def _url_query(self) -> dict[str, str]:
-        """The query parameters the endpoint gets (``model``, then the extras)."""
+        """The query parameters the endpoint gets (``model``, then the extras).
+
+        A sideband connection names its call instead: the model is the call's.
+        """
+        if self._call_id is not None:
+            return {**sideband_query(self._call_id), **self._extra_query}
         return {"model": str(self._settings.model), **self._extra_query}
 
     @property
@@ -472,7 +506,17 @@ class OpenAIRealtimeLLMService(FrameTranslator):
 
         Must not be called from the receive loop (an event handler), because it
         replaces that loop's connection.
+
+        On a sideband connection (``call_id``) it does nothing but warn: the
+        conversation is the call's, on the server, and a new socket to the call
+        would find it as it was (seeding it again would repeat every item).
         """
+        if self._call_id is not None:
+            logger.warning(
+                f"{self}: a call's conversation lives on the server; it cannot be reset "
+                "from a sideband connection"
+            )
+            return
         logger.debug(f"{self}: resetting the conversation")
         await self._disconnect(shutting_down=False)
         await self._connect()
@@ -501,6 +545,10 @@ class OpenAIRealtimeLLMService(FrameTranslator):
             frame: The start frame.
         """
         await super().start(frame)
+        if self._call_id is not None:
+            # The call's audio never passes the pipeline: its rates say nothing of it.
+            await self._connect()
+            return
         setup = self.processor_setup
         rates = (setup.audio_in_sample_rate, setup.audio_out_sample_rate)
         telephone = await self._rewrite_session(

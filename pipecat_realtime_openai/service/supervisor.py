@@ -142,7 +142,10 @@ class ConnectionSupervisor:
                 await self._stop_task(watcher)
             if self._wire.conn is conn:
                 self._wire.conn = None
-        return ConnectionEnd(f"the connection closed unexpectedly ({conn.describe_close()})")
+        return ConnectionEnd(
+            f"the connection closed unexpectedly ({conn.describe_close()})",
+            DisconnectReason(close_code=conn.close_code),
+        )
 
     async def receive(self, conn: Any) -> None:
         """Read a connection until it ends; never raises for a bad event or a broken socket.

@@ -35,9 +35,11 @@ from pipecat_realtime_openai.testing.responder import (
 )
 from pipecat_realtime_openai.testing.server import RealtimeSimulator
 from pipecat_realtime_openai.testing.session_state import RealtimeSessionState
+from pipecat_realtime_openai.testing.sideband import CallRequest, SimulatedCall
 from pipecat_realtime_openai.testing.transcription import TranscriptionFailure, TranscriptQueue
 
 __all__ = [
+    "CallRequest",
     "EchoResponder",
     "FakeMcpTool",
     "Faults",
@@ -54,6 +56,7 @@ __all__ = [
     "Responder",
     "ResponseContext",
     "ScriptedResponder",
+    "SimulatedCall",
     "SimulatedConnection",
     "TranscriptQueue",
     "TranscriptionFailure",

@@ -26,6 +26,14 @@ Pace = Literal["fast", "realtime"]
 _CLOSE = object()
 
 
+class _CloseWith:
+    """Close the connection with this code and reason once what was queued is sent."""
+
+    def __init__(self, code: int, reason: str) -> None:
+        self.code = code
+        self.reason = reason
+
+
 class _Waiters:
     """Lets tests await "the n-th event of type X" without sleeping."""
 
@@ -164,6 +172,15 @@ class SimulatedConnection:
     def send_event(self, event: Event) -> None:
         """Queue any server event dict (e.g. a `rate_limits.updated`)."""
         self._outbox.put_nowait(event)
+
+    def send_events(self, events: list[Event]) -> None:
+        """Send GA server events as the state made them, and stream the reply they start."""
+        self._emit(events)
+        self._ensure_pump()
+
+    def end(self, code: int = 1000, reason: str = "") -> None:
+        """Close the connection after what is queued, with a close code (a call ended)."""
+        self._outbox.put_nowait(_CloseWith(code, reason))
 
     def expire_session(self) -> None:
         """Send the real ``session_expired`` error now, then close."""
@@ -361,6 +378,9 @@ class SimulatedConnection:
             try:
                 if item is _CLOSE:
                     await self.websocket.close()
+                    return
+                if isinstance(item, _CloseWith):
+                    await self.websocket.close(item.code, item.reason)
                     return
                 if isinstance(item, str):
                     await self.websocket.send(item)

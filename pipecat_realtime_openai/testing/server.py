@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from http import HTTPStatus
 from urllib.parse import parse_qs, urlsplit
 
@@ -25,6 +25,7 @@ from pipecat_realtime_openai.testing.mcp import McpRegistry
 from pipecat_realtime_openai.testing.responder import Responder
 from pipecat_realtime_openai.testing.server_events import error_event
 from pipecat_realtime_openai.testing.session_state import RealtimeSessionState
+from pipecat_realtime_openai.testing.sideband import CallDesk, SessionCreated, SimulatedCall
 from pipecat_realtime_openai.testing.transcription import TranscriptQueue
 
 REALTIME_PATH = "/v1/realtime"
@@ -77,6 +78,7 @@ class RealtimeSimulator(LocalServerLifecycle):
         tokens: Callable[[str], bool] | Collection[str] | None = None,
         deployments: tuple[str, ...] = (DEFAULT_REALTIME_MODEL, DEFAULT_TRANSCRIPTION_MODEL),
         mcp: McpRegistry | None = None,
+        sideband_session_created: SessionCreated = "never",
     ) -> None:
         """Configure the simulator (nothing listens until `start`).
 
@@ -96,6 +98,9 @@ class RealtimeSimulator(LocalServerLifecycle):
                 None accepts any token when ``api_key`` is None too.
             deployments: Azure dialects: the deployments a transcription model may name.
             mcp: The MCP servers sessions' ``mcp`` tools can reach (see ``self.mcp``).
+            sideband_session_created: Whether a sideband socket (``?call_id=``) gets
+                ``session.created``: ``never``, or ``late`` (after the client's
+                first event).
         """
         if pace not in ("fast", "realtime"):
             raise ValueError(f"pace must be 'fast' or 'realtime', not {pace!r}")
@@ -115,6 +120,48 @@ class RealtimeSimulator(LocalServerLifecycle):
         self.dialect = dialect
         self._tokens = tokens
         self._dialect_state = DialectServerState(deployments)
+        self._calls = CallDesk(api_key, lambda: self.responder, sideband_session_created)
+
+    # --- calls the server carries (SIP, WebRTC) ------------------------------------------
+
+    async def incoming_call(
+        self,
+        sip_headers: Mapping[str, str] | tuple[tuple[str, str], ...] = (),
+        *,
+        webhook_url: str | None = None,
+        webhook_secret: str | None = None,
+    ) -> str:
+        """A call rings, as a SIP INVITE to the project's number would.
+
+        Args:
+            sip_headers: The INVITE's headers (``From``, ``To``, ...).
+            webhook_url: Post the signed ``realtime.call.incoming`` webhook here (the
+                answer is awaited: its status is the call's ``webhook_status``).
+            webhook_secret: The ``whsec_...`` secret to sign it with.
+
+        Returns:
+            The call id: accept it at :attr:`calls_base_url`, then control it at
+            ``base_url?call_id=<id>``.
+        """
+        call = await self._calls.incoming_call(
+            sip_headers, webhook_url=webhook_url, webhook_secret=webhook_secret
+        )
+        return call.call_id
+
+    def call(self, call_id: str) -> SimulatedCall:
+        """A call made by :meth:`incoming_call`: its status, REST requests, sockets."""
+        return self._calls.calls[call_id]
+
+    def webhook(
+        self, call_id: str, secret: str, *, timestamp: int | None = None
+    ) -> tuple[str, dict[str, str]]:
+        """The signed ``realtime.call.incoming`` delivery of a call: body and headers."""
+        return self._calls.webhook(self.call(call_id), secret, timestamp=timestamp)
+
+    @property
+    def calls_base_url(self) -> str:
+        """REST root of the call endpoints, ``http://127.0.0.1:PORT/v1`` (another port)."""
+        return self._calls.base_url
 
     @property
     def port(self) -> int:
@@ -157,7 +204,13 @@ class RealtimeSimulator(LocalServerLifecycle):
             # Stopping must not hang on a test client that stopped reading.
             close_timeout=1,
         )
+        await self._calls.start()
         logger.debug(f"simulator: listening on {self.base_url}")
+
+    async def stop(self) -> None:
+        """Close every connection and stop listening (the call endpoints too)."""
+        await self._calls.stop()
+        await super().stop()
 
     async def wait_for_connection(
         self, count: int = 1, timeout_s: float = 5.0
@@ -179,6 +232,10 @@ class RealtimeSimulator(LocalServerLifecycle):
     def _check_request(self, connection: ServerConnection, request: Request) -> Response | None:
         if urlsplit(request.path).path.rstrip("/") != PATHS[self.dialect]:
             return connection.respond(HTTPStatus.NOT_FOUND, "Not found\n")
+        call_ids = parse_qs(urlsplit(request.path).query).get("call_id")
+        if call_ids and self._calls.sideband_call(call_ids[0]) is None:
+            logger.debug("simulator: refused a sideband connection to no active call")
+            return connection.respond(HTTPStatus.NOT_FOUND, "Call not found\n")
         if self.dialect in AZURE_DIALECTS and not self._azure_authorized(request):
             # Azure refuses the upgrade itself.
             logger.debug("simulator: refused a connection with a wrong or missing Azure credential")
@@ -229,6 +286,20 @@ class RealtimeSimulator(LocalServerLifecycle):
             await websocket.close(1008, "invalid_api_key")
             return
         query = parse_qs(urlsplit(websocket.request.path).query) if websocket.request else {}
+        call = self._calls.sideband_call(query["call_id"][0]) if "call_id" in query else None
+        if call is not None and call.state is not None:
+            # A sideband socket: the call's session, whichever socket controls it.
+            connection = SimulatedConnection(
+                websocket,
+                call.state,
+                model=str(call.state.session.get("model")),
+                pace=self.pace,
+                faults=self.faults,
+                dialect=self._calls.dialect(query),
+            )
+            call.connections.append(connection)
+            await self._serve(connection)
+            return
         dialect = make_dialect(self.dialect, self._dialect_state, query)
         model = dialect.model(DEFAULT_MODEL)
         state = RealtimeSessionState(
@@ -237,6 +308,9 @@ class RealtimeSimulator(LocalServerLifecycle):
         connection = SimulatedConnection(
             websocket, state, model=model, pace=self.pace, faults=self.faults, dialect=dialect
         )
+        await self._serve(connection)
+
+    async def _serve(self, connection: SimulatedConnection) -> None:
         self.connections.append(connection)
         self._new_connection.set()
         self._new_connection = asyncio.Event()

@@ -248,6 +248,50 @@ class RealtimeSessionState:
         events.extend(self._check_idle_timeout())
         return events
 
+    def caller_started(self) -> list[Event]:
+        """A call the server carries: the caller starts speaking (audio from the call).
+
+        Server VAD's ``speech_started``, and the running reply cancelled when
+        ``interrupt_response``; :meth:`caller_stopped` ends the turn.
+        """
+        self._idle_since_ms = None
+        self._speech_item_id = new_id("item")
+        events = [
+            make_event(
+                "input_audio_buffer.speech_started",
+                audio_start_ms=int(self.buffer.end_ms),
+                item_id=self._speech_item_id,
+            )
+        ]
+        settings = self.vad.settings if self.vad is not None else None
+        if settings is not None and settings.interrupt_response and self.active is not None:
+            events.extend(self._cancel_active("turn_detected"))
+        return events
+
+    def caller_stopped(self, audio_ms: float) -> list[Event]:
+        """The caller stops after ``audio_ms`` of speech.
+
+        Then come the commit, its transcription, and the reply when ``create_response``
+        (only the commit with turn detection off).
+        """
+        spec = self.buffer.spec
+        self.buffer.append(bytes(int(audio_ms * spec.bytes_per_ms) // 2 * 2))
+        item_id = self._speech_item_id or new_id("item")
+        self._speech_item_id = None
+        end_ms = self.buffer.end_ms
+        events = [
+            make_event(
+                "input_audio_buffer.speech_stopped", audio_end_ms=int(end_ms), item_id=item_id
+            )
+        ]
+        early, late = self._commit_user_audio(item_id, self.buffer.take(end_ms), events)
+        settings = self.vad.settings if self.vad is not None else None
+        if settings is not None and settings.create_response and self.active is None:
+            events.extend(self._start_response({}, early, late))
+        else:
+            events.extend(early + late)
+        return events
+
     def _check_idle_timeout(self) -> list[Event]:
         # Like the real server: once `idle_timeout_ms` of input passed after a response
         # without speech, the silent audio is committed as a user turn and answered.
