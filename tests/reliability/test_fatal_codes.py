@@ -243,18 +243,18 @@ def error_codes(conn: SimulatedConnection) -> list[str]:
 
 
 async def test_refused_request_behind_an_unannounced_response_is_sent_again_once():
-    # An out-of-band response starts; the bot's own request, sent before the server
-    # announced it, is refused with conversation_already_has_active_response. The
-    # request must go out again, once, when that response ends, and be answered.
+    # A response the app asked for behind the service's back starts; the bot's own
+    # request, sent before the server announced it, is refused with
+    # conversation_already_has_active_response. The request must go out again, once,
+    # when that response ends, and be answered. (Out-of-band responses, conversation
+    # "none", do not take the conversation's slot: they run beside it.)
     responder = ScriptedResponder(
         [Reply(text="An aside that takes a little while to say."), Reply(text="Your answer.")]
     )
     async with RealtimeSimulator(responder=responder, pace="realtime") as sim:
         async with live_session(sim) as (service, harness, conn):
             sim.faults.latency_seconds = 0.05  # the server reacts after the bot asked
-            await service.send_client_event(
-                {"type": "response.create", "response": {"conversation": "none"}}
-            )
+            await service.send_client_event({"type": "response.create", "response": {}})
             await harness.send(
                 LLMMessagesAppendFrame([{"role": "user", "content": "And me?"}], run_llm=True)
             )
