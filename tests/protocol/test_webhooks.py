@@ -122,7 +122,8 @@ def test_the_wrong_secret_is_refused():
     assert both(BODY, headers) == (False, False)
 
 
-@pytest.mark.parametrize("age", [301, 3600, -301])
+# A few seconds past the 300 s edge: the clock may tick between signing and checking.
+@pytest.mark.parametrize("age", [305, 3600, -305])
 def test_a_timestamp_out_of_the_window_is_refused(age):
     headers = headers_for(timestamp=int(time.time()) - age)
     assert both(BODY, headers) == (False, False)
