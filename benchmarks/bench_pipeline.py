@@ -40,7 +40,9 @@ FRAME_MS = 20
 _SECONDS = re.compile(r"seconds=([0-9.]+)")
 
 
-def make_service(kind: str, url: str, chunk_ms: int, realtime: bool) -> FrameProcessor:
+def make_service(
+    kind: str, url: str, chunk_ms: int, realtime: bool, server_vad: bool = False
+) -> FrameProcessor:
     """The service under test, server turn detection off (no automatic replies).
 
     Args:
@@ -49,6 +51,7 @@ def make_service(kind: str, url: str, chunk_ms: int, realtime: bool) -> FramePro
         url: Simulator base URL.
         chunk_ms: Reply audio per frame, for the floor.
         realtime: Whether the floor paces its reply at real time.
+        server_vad: Keep the server's turn detection (spoken turns get replies).
     """
     if kind == "floor":
         return FloorService(chunk_ms, realtime)
@@ -59,10 +62,12 @@ def make_service(kind: str, url: str, chunk_ms: int, realtime: bool) -> FramePro
     else:
         from pipecat.services.openai.realtime import events
         from pipecat.services.openai.realtime.llm import OpenAIRealtimeLLMService
-    audio = events.AudioConfiguration(input=events.AudioInput(turn_detection=False))
-    settings = OpenAIRealtimeLLMService.Settings(
-        session_properties=events.SessionProperties(audio=audio)
-    )
+    if server_vad:
+        session = events.SessionProperties()
+    else:
+        audio = events.AudioConfiguration(input=events.AudioInput(turn_detection=False))
+        session = events.SessionProperties(audio=audio)
+    settings = OpenAIRealtimeLLMService.Settings(session_properties=session)
     return OpenAIRealtimeLLMService(api_key="sk-bench", base_url=url, settings=settings)
 
 

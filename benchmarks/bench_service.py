@@ -33,7 +33,7 @@ MIB = 1024 * 1024
 
 
 async def start_simulator(
-    chunk_ms: int, compression: str
+    chunk_ms: int, compression: str, default_reply_seconds: float = 1.0
 ) -> tuple[asyncio.subprocess.Process, list[int]]:
     """Start ``bench_sim.py`` and return it with its fast, realtime and control ports."""
     process = await asyncio.create_subprocess_exec(
@@ -43,6 +43,8 @@ async def start_simulator(
         str(chunk_ms),
         "--compression",
         compression,
+        "--default-reply-seconds",
+        str(default_reply_seconds),
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
     )

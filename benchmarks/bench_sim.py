@@ -75,11 +75,17 @@ def delta_size(message: str) -> int:
 
 
 class DurationResponder:
-    """Replies to ``seconds=<S>`` with S seconds of speech (1 s for anything else)."""
+    """Replies to ``seconds=<S>`` with S seconds of speech (``default_seconds`` otherwise).
+
+    A spoken turn has no such text: it gets the default.
+    """
+
+    def __init__(self, default_seconds: float = 1.0) -> None:
+        self.default_seconds = default_seconds
 
     def reply(self, context: ResponseContext) -> Reply:
         match = _SECONDS.search(context.last_user_text or "")
-        return Reply(text=reply_text(float(match.group(1)) if match else 1.0))
+        return Reply(text=reply_text(float(match.group(1)) if match else self.default_seconds))
 
 
 @dataclass
@@ -259,11 +265,14 @@ class Control:
         return {"received_ms": record.input_ms, "appends": len(record.append_bytes)}
 
 
-async def serve(chunk_ms: int, compression: bool, forever: bool) -> None:
+async def serve(
+    chunk_ms: int, compression: bool, forever: bool, default_reply_seconds: float = 1.0
+) -> None:
     # The simulator reads its delta size from this module constant.
     sim_responses.AUDIO_CHUNK_MS = chunk_ms
     registry = Registry()
-    common = {"responder": DurationResponder(), "compression": compression}
+    responder = DurationResponder(default_reply_seconds)
+    common = {"responder": responder, "compression": compression}
     fast = TimedSimulator(registry, pace="fast", **common)
     realtime = TimedSimulator(registry, pace="realtime", **common)
     control = await asyncio.start_server(Control(registry).handle, "127.0.0.1", 0)
@@ -286,6 +295,12 @@ def main() -> None:
         help="permessage-deflate when a client offers it (default none)",
     )
     parser.add_argument(
+        "--default-reply-seconds",
+        type=float,
+        default=1.0,
+        help="reply length of a turn that names none, e.g. a spoken one (1)",
+    )
+    parser.add_argument(
         "--serve-forever",
         action="store_true",
         help="run until interrupted (default: until stdin closes, as bench_service.py does)",
@@ -294,7 +309,14 @@ def main() -> None:
     logger.remove()
     logger.add(sys.stderr, level="WARNING")
     try:
-        asyncio.run(serve(args.chunk_ms, args.compression == "deflate", args.serve_forever))
+        asyncio.run(
+            serve(
+                args.chunk_ms,
+                args.compression == "deflate",
+                args.serve_forever,
+                args.default_reply_seconds,
+            )
+        )
     except KeyboardInterrupt:
         pass
 

@@ -403,3 +403,27 @@ def test_median_interval_uses_order_statistics() -> None:
     assert median_interval([2.0]).coverage == 0.0
     with pytest.raises(ValueError):
         median_interval([])
+
+
+@pytest.mark.timeout(150)
+def test_capacity_benchmark_runs_at_a_tiny_size() -> None:
+    args = ("--seconds", "3", "--user-seconds", "1", "--reply-seconds", "1", "--max-sessions", "2")
+    table = run_benchmark("bench_capacity.py", *args, timeout=140, header="| metric | ours |")
+    carried = next(line for line in table.splitlines() if "Sessions one process" in line)
+    ours, builtin = (int(cell) for cell in carried.split("|")[2:4])
+    assert 1 <= ours <= 2 and 1 <= builtin <= 2
+    runs = [line for line in table.splitlines() if line.startswith(("| ours |", "| builtin |"))]
+    assert {line.split("|")[2].strip() for line in runs} >= {"1"}
+    for line in runs:
+        cpu = float(line.split("|")[-2])
+        assert cpu > 0, line
+
+
+def test_capacity_counts_hold_on_latency_growth_and_lost_reply_audio() -> None:
+    from benchmarks.bench_capacity import added_p99, holds
+
+    baseline = {"output_p99": 1.0, "input_p99": 60.0, "missing": 0}
+    assert added_p99({"output_p99": 5.0, "input_p99": 70.0, "missing": 0}, baseline) == 10.0
+    assert holds({"output_p99": 20.9, "input_p99": 60.0, "missing": 0}, baseline, 20.0)
+    assert not holds({"output_p99": 1.0, "input_p99": 81.0, "missing": 0}, baseline, 20.0)
+    assert not holds({"output_p99": 1.0, "input_p99": 60.0, "missing": 2}, baseline, 20.0)
