@@ -257,27 +257,15 @@ class TurnTimelines:
         self._left: _Draft | None = None
         self._by_response: dict[str, _Draft] = {}
         self._by_call: dict[str, _Draft] = {}
-        # Responses whose turn has no first audio (text) yet: the hot paths look here.
-        self._audio_wait: dict[str, _Draft] = {}
-        self._text_wait: dict[str, _Draft] = {}
-        self._push_wait: _Draft | None = None
-
-    # -- what the hot paths read ---------------------------------------------------------
-
-    @property
-    def awaiting_audio(self) -> bool:
-        """Some turn has a response and no reply audio yet."""
-        return bool(self._audio_wait)
-
-    @property
-    def awaiting_push(self) -> bool:
-        """The first reply audio of a turn arrived and its push was not recorded yet."""
-        return self._push_wait is not None
-
-    @property
-    def awaiting_text(self) -> bool:
-        """Some turn has a response and no reply text yet."""
-        return bool(self._text_wait)
+        # What the hot paths test, plain attributes so a chunk costs no call: responses
+        # whose turn has no first audio (text) yet, and the turn whose first audio
+        # arrived but whose push is not recorded yet.
+        self.awaiting_audio: dict[str, _Draft] = {}
+        """Responses whose turn has reply audio to come (empty: nothing to record)."""
+        self.awaiting_text: dict[str, _Draft] = {}
+        """Responses whose turn has reply text to come (empty: nothing to record)."""
+        self.awaiting_push: _Draft | None = None
+        """The turn whose first reply audio arrived and was not pushed yet."""
 
     # -- the user ------------------------------------------------------------------------
 
@@ -349,33 +337,33 @@ class TurnTimelines:
             draft.response_created = now
         self._by_response[response_id] = draft
         if draft.first_audio_received is None:
-            self._audio_wait[response_id] = draft
+            self.awaiting_audio[response_id] = draft
         if draft.first_text is None:
-            self._text_wait[response_id] = draft
+            self.awaiting_text[response_id] = draft
         return done
 
     def audio_received(self, response_id: str, now: float) -> None:
         """Reply audio arrived (call only while :attr:`awaiting_audio`)."""
-        draft = self._audio_wait.pop(response_id, None)
+        draft = self.awaiting_audio.pop(response_id, None)
         if draft is None or draft.first_audio_received is not None:
             return
         draft.first_audio_received = now
-        _drop_values(self._audio_wait, draft)
-        self._push_wait = draft
+        _drop_values(self.awaiting_audio, draft)
+        self.awaiting_push = draft
 
     def audio_pushed(self, now: float) -> None:
         """The first reply audio was pushed (call only while :attr:`awaiting_push`)."""
-        draft, self._push_wait = self._push_wait, None
+        draft, self.awaiting_push = self.awaiting_push, None
         if draft is not None and draft.first_audio_pushed is None:
             draft.first_audio_pushed = now
 
     def text_pushed(self, response_id: str, now: float) -> None:
         """Reply text was pushed (call only while :attr:`awaiting_text`)."""
-        draft = self._text_wait.pop(response_id, None)
+        draft = self.awaiting_text.pop(response_id, None)
         if draft is None or draft.first_text is not None:
             return
         draft.first_text = now
-        _drop_values(self._text_wait, draft)
+        _drop_values(self.awaiting_text, draft)
 
     def response_done(
         self,
@@ -402,8 +390,8 @@ class TurnTimelines:
             The turn it ended, if any.
         """
         draft = self._by_response.pop(response_id, None)
-        self._audio_wait.pop(response_id, None)
-        self._text_wait.pop(response_id, None)
+        self.awaiting_audio.pop(response_id, None)
+        self.awaiting_text.pop(response_id, None)
         if draft is None:
             return []
         draft.running.discard(response_id)
@@ -461,9 +449,9 @@ class TurnTimelines:
         self._left = None
         self._by_response.clear()
         self._by_call.clear()
-        self._audio_wait.clear()
-        self._text_wait.clear()
-        self._push_wait = None
+        self.awaiting_audio.clear()
+        self.awaiting_text.clear()
+        self.awaiting_push = None
         return [draft.finish() for draft in sorted(drafts, key=lambda d: d.index)]
 
     # -- internals ---------------------------------------------------------------------------
@@ -491,10 +479,10 @@ class TurnTimelines:
             self._current = None
         if self._left is draft:
             self._left = None
-        for waits in (self._audio_wait, self._text_wait, self._by_response, self._by_call):
+        for waits in (self.awaiting_audio, self.awaiting_text, self._by_response, self._by_call):
             _drop_values(waits, draft)
-        if self._push_wait is draft:
-            self._push_wait = None
+        if self.awaiting_push is draft:
+            self.awaiting_push = None
         return draft.finish()
 
 

@@ -50,6 +50,7 @@ from pipecat.utils.tracing.service_decorators import traced_openai_realtime, tra
 from pipecat_realtime_openai.core import actions as act
 from pipecat_realtime_openai.core.mcp import McpApprovalRequest, McpDecision
 from pipecat_realtime_openai.core.session import RealtimeSession
+from pipecat_realtime_openai.core.turn_timeline import TurnTimelines
 from pipecat_realtime_openai.protocol.client_events import ClientEvent
 from pipecat_realtime_openai.protocol.fast import AudioDelta, DeltaRun, TextDelta, TranscriptDelta
 from pipecat_realtime_openai.protocol.items import ConversationItem
@@ -81,6 +82,8 @@ class ActionExecutor(LLMService[OpenAIRealtimeLLMAdapter]):
     """
 
     _core: RealtimeSession
+    _timelines: TurnTimelines
+    """The core's turn timelines (read on the audio hot path: no property call per chunk)."""
     _wire: Wire
     _app: ApplicationContext
     _encode: Encoder
@@ -337,7 +340,7 @@ class ActionExecutor(LLMService[OpenAIRealtimeLLMAdapter]):
             await self.push_frame(
                 TTSAudioRawFrame(audio=out.pcm, sample_rate=out.sample_rate, num_channels=1)
             )
-            timeline = self._core.timeline
+            timeline = self._timelines
             if timeline.awaiting_push:
                 timeline.audio_pushed(time.monotonic())
 
@@ -360,7 +363,7 @@ class ActionExecutor(LLMService[OpenAIRealtimeLLMAdapter]):
         if self._core.text_out(delta, text):
             await self.stop_ttfb_metrics()
             await self.push_frame(LLMTextFrame(text))
-            timeline = self._core.timeline
+            timeline = self._timelines
             if timeline.awaiting_text:
                 timeline.text_pushed(delta.response_id, time.monotonic())
 

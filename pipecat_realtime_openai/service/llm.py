@@ -235,6 +235,7 @@ class OpenAIRealtimeLLMService(FrameTranslator):
             dialect=DIALECTS[dialect] if isinstance(dialect, str) else dialect,
             sideband=call_id is not None,
         )
+        self._timelines = self._core.timeline
         self._call_id = call_id
         self._core.audio_input_paused = start_audio_paused
         # The input hot path calls the core's audio input directly (a sideband call's
