@@ -15,7 +15,8 @@ Added latency is measured against the same service with one session (its own bat
 is not load): the p99 over every audio chunk of every session, of the output path (the
 simulator sent a delta -> its audio reached the end of the pipeline) and of the input
 path (a frame was pushed -> its audio reached the simulator), the larger of the two
-growths. A count also fails when reply audio never arrives. Counts double until the
+growths. A count also fails when reply audio never arrives. Each count runs
+``--repeats`` times and the medians decide. Counts double until the
 limit is passed, then bisect between the last count that held and the first that did
 not. Each count runs in a fresh process; the simulator runs in its own
 (``bench_sim.py``), as in ``bench_service.py``.
@@ -27,6 +28,7 @@ import argparse
 import asyncio
 import json
 import os
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -211,7 +213,14 @@ async def capacity(
 
     async def run(count: int) -> dict[str, Any]:
         print(f"{service}: {count} sessions", file=sys.stderr)
-        result = await measure(service, count, ports, args)
+        # One run's p99 moves by several ms with the machine's noise: the median of
+        # ``--repeats`` runs decides.
+        samples = [await measure(service, count, ports, args) for _ in range(args.repeats)]
+        result = {
+            key: statistics.median(sample[key] for sample in samples)
+            for key in ("output_p99", "input_p99", "cpu_per_100s")
+        }
+        result["missing"] = max(sample["missing"] for sample in samples)
         runs.append((count, result))
         return result
 
@@ -277,6 +286,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--reply-seconds", type=float, default=4.0, help="bot reply (4)")
     parser.add_argument("--limit-ms", type=float, default=20.0, help="added p99 allowed (20)")
     parser.add_argument("--max-sessions", type=int, default=256, help="stop searching here")
+    parser.add_argument("--repeats", type=int, default=3, help="runs per count, median (3)")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--service", choices=SERVICES, help=argparse.SUPPRESS)
     parser.add_argument("--sessions", type=int, default=1, help=argparse.SUPPRESS)

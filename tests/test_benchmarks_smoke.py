@@ -407,7 +407,18 @@ def test_median_interval_uses_order_statistics() -> None:
 
 @pytest.mark.timeout(150)
 def test_capacity_benchmark_runs_at_a_tiny_size() -> None:
-    args = ("--seconds", "3", "--user-seconds", "1", "--reply-seconds", "1", "--max-sessions", "2")
+    args = (
+        "--seconds",
+        "3",
+        "--user-seconds",
+        "1",
+        "--reply-seconds",
+        "1",
+        "--max-sessions",
+        "2",
+        "--repeats",
+        "1",
+    )
     table = run_benchmark("bench_capacity.py", *args, timeout=140, header="| metric | ours |")
     carried = next(line for line in table.splitlines() if "Sessions one process" in line)
     ours, builtin = (int(cell) for cell in carried.split("|")[2:4])
