@@ -16,11 +16,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from typing import Any, cast, get_args
 
 from loguru import logger
-from pipecat.adapters.llm.schemas.tools_schema import ToolsSchema
 from pipecat.adapters.llm.services.open_ai_realtime_adapter import OpenAIRealtimeLLMAdapter
 from pipecat.frames.frames import (
     CancelFrame,
@@ -28,11 +27,9 @@ from pipecat.frames.frames import (
     LLMServiceMetadataFrame,
     StartFrame,
 )
-from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.turns.user_turn_strategies import ExternalUserTurnStrategies
 
 from pipecat_realtime_openai.core.dialect import DIALECTS, OPENAI, Dialect
-from pipecat_realtime_openai.core.out_of_band import OutOfBandResponse
 from pipecat_realtime_openai.core.reconnect import ReconnectOptions
 from pipecat_realtime_openai.core.session import RealtimeSession
 from pipecat_realtime_openai.core.session_base import ContextSeed
@@ -40,18 +37,14 @@ from pipecat_realtime_openai.core.sideband import sideband_query
 from pipecat_realtime_openai.core.telephony import telephony_session
 from pipecat_realtime_openai.protocol.client_events import ClientEvent
 from pipecat_realtime_openai.protocol.items import ConversationItem
-from pipecat_realtime_openai.protocol.session import ImageDetail, SessionProperties, ToolChoice
+from pipecat_realtime_openai.protocol.session import ImageDetail, SessionProperties
 from pipecat_realtime_openai.protocol.shapes import encoder_for
 from pipecat_realtime_openai.service.application import ApplicationContext
 from pipecat_realtime_openai.service.context import PipecatToolMessages
 from pipecat_realtime_openai.service.endpoint import connection_url
 from pipecat_realtime_openai.service.input import PauseFlusher
 from pipecat_realtime_openai.service.mcp import McpApprovalHandler
-from pipecat_realtime_openai.service.out_of_band import (
-    response_input,
-    wait_for_response,
-    wire_tools,
-)
+from pipecat_realtime_openai.service.side_answers import SideAnswers
 from pipecat_realtime_openai.service.supervisor import ConnectionSupervisor
 from pipecat_realtime_openai.service.translator import FrameTranslator
 from pipecat_realtime_openai.service.wire import Wire
@@ -64,7 +57,7 @@ DEFAULT_BASE_URL = "wss://api.openai.com/v1/realtime"
 """OpenAI's Realtime WebSocket endpoint; the model is added as ``?model=``."""
 
 
-class OpenAIRealtimeLLMService(FrameTranslator):
+class OpenAIRealtimeLLMService(SideAnswers):
     """OpenAI Realtime (GA) speech-to-speech service for Pipecat pipelines.
 
     Audio, images and context go in; audio, transcripts, text, function calls and
@@ -377,128 +370,6 @@ class OpenAIRealtimeLLMService(FrameTranslator):
         self._retrieval_waiters.setdefault(item_id, []).append(future)
         await self._execute(self._core.retrieve(item_id))
         return await future
-
-    async def run_inference(
-        self,
-        context: LLMContext,
-        max_tokens: int | None = None,
-        system_instruction: str | None = None,
-        response_schema: dict[str, Any] | None = None,
-    ) -> str | None:
-        """Answer a context once, out of band: the conversation and the bot's turn stay as they are.
-
-        Pipecat's ``LLMService.run_inference``: a :meth:`create_response` with the
-        context's messages as its input, text out and no tools. Pipecat Flows uses it
-        for the summary of ``RESET_WITH_SUMMARY``.
-
-        Args:
-            context: What to answer (its messages; not the conversation's).
-            max_tokens: The answer's token limit.
-            system_instruction: Instructions for this answer only (the session's
-                otherwise).
-            response_schema: Not supported by the Realtime API; ignored with a warning.
-
-        Returns:
-            The answer's text (the transcript of its audio on a server that answers
-            in audio whatever is asked, as Azure does).
-
-        Raises:
-            OutOfBandResponseError: The server refused or failed it, or the connection
-                closed first (a ``RuntimeError``).
-        """
-        if response_schema is not None:
-            logger.warning(f"{self}: the Realtime API takes no response schema; it is ignored")
-        response = await self.create_response(
-            context.get_messages(),
-            instructions=system_instruction,
-            max_output_tokens=max_tokens,
-            tool_choice="none",
-        )
-        return response.text or response.audio_transcript
-
-    async def create_response(
-        self,
-        input: Sequence[Any] | None = None,
-        *,
-        instructions: str | None = None,
-        tools: ToolsSchema | Sequence[Mapping[str, Any]] | None = None,
-        tool_choice: ToolChoice | None = None,
-        output_modalities: Sequence[str] | None = ("text",),
-        metadata: Mapping[str, str] | None = None,
-        conversation: str = "none",
-        max_output_tokens: int | str | None = None,
-        voice: str | Mapping[str, Any] | None = None,
-        # The brief of this API: one call, one deadline (asyncio.timeout around it
-        # would not cancel the response on the server).
-        timeout: float | None = None,  # noqa: ASYNC109
-    ) -> OutOfBandResponse:
-        """Ask for one response out of band and wait for it.
-
-        A ``response.create`` with ``conversation: "none"``: the answer enters neither
-        the conversation nor the Pipecat context, pushes no frames (no bot turn, no
-        audio, no transcript) and its function calls are returned, never run.
-        Several may run at once, next to the bot's turns (OpenAI, Azure's v1
-        endpoint; other providers take them one at a time between replies).
-
-        Args:
-            input: What it reads instead of the conversation, in order: Pipecat
-                messages (``{"role": ..., "content": ...}``), ``ConversationItem``
-                objects or wire item dicts, and ``{"type": "item_reference", "id":
-                ...}`` naming items of the conversation. None reads the whole
-                conversation (without adding to it).
-            instructions: Instructions for this response only (the session's
-                otherwise).
-            tools: Tools for this response only: a Pipecat ``ToolsSchema`` or wire tool
-                dicts as the session takes them (the session's otherwise).
-            tool_choice: ``"auto"``, ``"none"``, ``"required"`` or
-                ``{"type": "function", "name": ...}``.
-            output_modalities: ``["text"]`` (default) or ``["audio"]``; None for the
-                session's.
-            metadata: Up to 15 string pairs, echoed back on the response.
-            conversation: Only ``"none"``; ``"auto"`` raises ``ValueError`` (it would
-                write to the conversation the service keeps in step with the context;
-                append to the context instead).
-            max_output_tokens: Its token limit (or ``"inf"``).
-            voice: The voice of an audio answer.
-            timeout: Seconds to wait; then the response is cancelled and
-                ``OutOfBandResponseError`` raised.
-
-        Returns:
-            The finished response: text, audio and its transcript, function calls,
-            usage, status, id and metadata.
-
-        Raises:
-            ValueError: ``conversation`` is not ``"none"``, or other arguments the
-                server would refuse.
-            OutOfBandResponseError: The server refused or failed it, the connection
-                closed, or the timeout passed. The session goes on.
-            asyncio.CancelledError: The awaiting task was cancelled; the response is
-                cancelled on the server too.
-        """
-        request_id, future = self._out_of_band_waiters.open()
-        try:
-            actions = self._core.out_of_band(
-                request_id,
-                response_input(input),
-                instructions=instructions,
-                max_output_tokens=max_output_tokens,
-                tools=wire_tools(self.get_llm_adapter(), tools),
-                tool_choice=tool_choice,
-                output_modalities=output_modalities,
-                metadata=metadata,
-                voice=voice,
-                conversation=conversation,
-            )
-        except ValueError:
-            self._out_of_band_waiters.forget(request_id)
-            raise
-        await self._execute(actions)
-
-        async def give_up() -> None:
-            self._out_of_band_waiters.forget(request_id)
-            await self._execute(self._core.cancel_out_of_band(request_id))
-
-        return await wait_for_response(future, seconds=timeout, give_up=give_up)
 
     async def reset_conversation(self) -> None:
         """Start a fresh server conversation: reconnect and seed it from the context.
