@@ -36,6 +36,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.bench_concurrent import SharedControl
+from benchmarks.bench_service import run_json_process
 from benchmarks.bench_stats import match_chunks, percentile
 
 HERE = Path(__file__).resolve().parent
@@ -112,18 +114,6 @@ async def _one_session(
     }
 
 
-class _SharedControl:
-    """One control connection shared by every session: one request at a time."""
-
-    def __init__(self, control: Any) -> None:
-        self._control = control
-        self._lock = asyncio.Lock()
-
-    async def call(self, **request: Any) -> dict[str, Any]:
-        async with self._lock:
-            return await self._control.call(**request)
-
-
 async def worker_main(args: argparse.Namespace) -> None:
     """One measurement: ``--sessions`` sessions of one service in this process."""
     from loguru import logger
@@ -132,7 +122,7 @@ async def worker_main(args: argparse.Namespace) -> None:
     logger.add(sys.stderr, level=os.environ.get("BENCH_LOG_LEVEL", "ERROR"))
     from benchmarks.bench_pipeline import Control
 
-    control = _SharedControl(await Control.open(args.control_port))
+    control = SharedControl(await Control.open(args.control_port))
     url = f"ws://127.0.0.1:{args.realtime_port}/v1/realtime"
     go = asyncio.Event()
     sessions = [
@@ -183,14 +173,7 @@ async def measure(service: str, sessions: int, ports: list[int], args: argparse.
         "--reply-seconds",
         str(args.reply_seconds),
     ]
-    process = await asyncio.create_subprocess_exec(
-        *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
-    )
-    stdout, stderr = await process.communicate()
-    if process.returncode != 0:
-        sys.stderr.write(stderr.decode(errors="replace")[-4000:])
-        raise RuntimeError(f"the {service} worker with {sessions} sessions failed")
-    return json.loads(stdout.decode().strip().splitlines()[-1])
+    return await run_json_process(command, f"the {service} worker with {sessions} sessions")
 
 
 def added_p99(result: dict[str, Any], baseline: dict[str, Any]) -> float:

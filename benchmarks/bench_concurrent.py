@@ -82,7 +82,7 @@ async def _one_session(
     return finish
 
 
-class _SharedControl:
+class SharedControl:
     """One control connection shared by every session: one request at a time."""
 
     def __init__(self, control: Any) -> None:
@@ -102,7 +102,7 @@ async def worker_main(args: argparse.Namespace) -> None:
     logger.add(sys.stderr, level="ERROR")
     from benchmarks.bench_pipeline import Control
 
-    control = _SharedControl(await Control.open(args.control_port))
+    control = SharedControl(await Control.open(args.control_port))
     url = f"ws://127.0.0.1:{args.realtime_port}/v1/realtime"
     go = asyncio.Event()
     sessions = [
@@ -129,7 +129,7 @@ async def worker_main(args: argparse.Namespace) -> None:
 
 
 async def run_all(args: argparse.Namespace) -> dict[tuple[str, str], list[float]]:
-    from benchmarks.bench_service import start_simulator, stop_simulator
+    from benchmarks.bench_service import run_json_process, start_simulator, stop_simulator
 
     simulator, ports = await start_simulator(20, "none")
     samples: dict[tuple[str, str], list[float]] = {}
@@ -157,14 +157,7 @@ async def run_all(args: argparse.Namespace) -> dict[tuple[str, str], list[float]
                         "--seconds",
                         str(args.seconds),
                     ]
-                    process = await asyncio.create_subprocess_exec(
-                        *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
-                    )
-                    stdout, stderr = await process.communicate()
-                    if process.returncode != 0:
-                        sys.stderr.write(stderr.decode(errors="replace")[-4000:])
-                        raise RuntimeError(f"the {service} {path} worker failed")
-                    result = json.loads(stdout.decode().strip().splitlines()[-1])
+                    result = await run_json_process(command, f"the {service} {path} worker")
                     samples.setdefault((service, path), []).append(result["cpu_per_100s"])
     finally:
         await stop_simulator(simulator)

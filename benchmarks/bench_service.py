@@ -100,13 +100,23 @@ async def run_worker(
     ]
     if profile is not None:
         command += ["--profile", str(profile)]
+    return await run_json_process(command, f"{worker} ({service})")
+
+
+async def run_json_process(command: list[str], what: str) -> dict[str, Any]:
+    """Run a worker process and return the JSON of its last output line.
+
+    Args:
+        command: The process's command line.
+        what: The worker, named in the error when it fails (its stderr's end is shown).
+    """
     process = await asyncio.create_subprocess_exec(
         *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
     )
     stdout, stderr = await process.communicate()
     if process.returncode != 0:
         sys.stderr.write(stderr.decode(errors="replace")[-4000:])
-        raise RuntimeError(f"{worker} ({service}) failed with exit code {process.returncode}")
+        raise RuntimeError(f"{what} failed with exit code {process.returncode}")
     return json.loads(stdout.decode().strip().splitlines()[-1])
 
 
