@@ -188,12 +188,11 @@ class OutputAudioDecoder:
 
     def __init__(self, fmt: AudioFormatSpec) -> None:
         self.format = fmt
-        self._decode = _DECODERS.get(fmt.wire_type)
-
-    @property
-    def sample_rate(self) -> int:
+        self.sample_rate = fmt.sample_rate
         """Sample rate of the decoded PCM."""
-        return self.format.sample_rate
+        self._decode = _DECODERS.get(fmt.wire_type)
+        self.passthrough = self._decode is None
+        """The wire audio is already 16-bit PCM: :meth:`decode` returns it unchanged."""
 
     def decode(self, wire_bytes: bytes) -> bytes:
         """Decode one output audio payload (already base64-decoded).

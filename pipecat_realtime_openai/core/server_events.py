@@ -146,7 +146,9 @@ class ServerEventInputs(McpInputs, UserSpeechInputs):
         opens = lifecycle.on_audio(response_id)
         if opens:
             self._config.mark_audio_produced()
-        return AudioOut(self._decoder.decode(audio), self._decoder.sample_rate, opens)
+        decoder = self._decoder
+        pcm = audio if decoder.passthrough else decoder.decode(audio)
+        return AudioOut(pcm, decoder.sample_rate, opens)
 
     def transcript_out(self, delta: ContentDelta, text: str) -> TextOut | None:
         """The transcript of assistant audio arrived.

@@ -16,6 +16,7 @@ carried out.
 from __future__ import annotations
 
 import asyncio
+import binascii
 import dataclasses
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -40,9 +41,10 @@ from pipecat.frames.frames import (
     TTSTextFrame,
 )
 from pipecat.processors.aggregators.llm_context import LLMContext, standard_message_text
-from pipecat.processors.frame_processor import FrameDirection
+from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.services.llm_service import FunctionCallFromLLM, LLMService
 from pipecat.transcriptions.language import Language
+from pipecat.turns.speculation_gate import SpeculationState
 from pipecat.utils.errors import ErrorCategory
 from pipecat.utils.time import time_now_iso8601
 from pipecat.utils.tracing.service_decorators import traced_openai_realtime, traced_stt
@@ -88,6 +90,10 @@ class ActionExecutor(LLMService[OpenAIRealtimeLLMAdapter]):
     _app: ApplicationContext
     _encode: Encoder
     """Writes a client event in the provider's shape (``protocol.shapes.encoder_for``)."""
+    _push_audio_directly: bool
+    """No subclass overrides ``push_frame``: audio frames may skip its dispatch layers."""
+    _ttfb_running = False
+    """A TTFB measurement was started and not stopped yet (read per audio delta)."""
 
     def __init__(self, *, mcp_approval_handler: McpApprovalHandler | None = None, **kwargs: Any):
         super().__init__(**kwargs)
@@ -222,6 +228,24 @@ class ActionExecutor(LLMService[OpenAIRealtimeLLMAdapter]):
 
     # -- metrics -----------------------------------------------------------------------------
 
+    async def start_ttfb_metrics(self, *, start_time: float | None = None) -> None:
+        """Start a time-to-first-byte measurement (Pipecat's), noting that one runs.
+
+        Args:
+            start_time: Optional start timestamp; now when None.
+        """
+        self._ttfb_running = True
+        await super().start_ttfb_metrics(start_time=start_time)
+
+    async def stop_ttfb_metrics(self, *, end_time: float | None = None) -> None:
+        """Stop the time-to-first-byte measurement (Pipecat's) and push its result.
+
+        Args:
+            end_time: Optional end timestamp; now when None.
+        """
+        self._ttfb_running = False
+        await super().stop_ttfb_metrics(end_time=end_time)
+
     async def _on_metrics(self, action: act.Metrics) -> None:
         if action.op is act.MetricsOp.START:
             await self.start_ttfb_metrics()
@@ -321,7 +345,7 @@ class ActionExecutor(LLMService[OpenAIRealtimeLLMAdapter]):
             else:
                 await self._show_text(first, event.text())
         elif kind is AudioDelta:
-            await self._play(event, event.audio())
+            await self._play(event, binascii.a2b_base64(event.delta))
         elif kind is TranscriptDelta:
             await self._show_transcript(event, event.delta)
         elif kind is TextDelta:
@@ -333,13 +357,19 @@ class ActionExecutor(LLMService[OpenAIRealtimeLLMAdapter]):
         out = self._core.audio_out(delta, audio, time.monotonic())
         if out is None:
             return  # late audio of an interrupted or unknown response
-        await self.stop_ttfb_metrics()
+        if self._ttfb_running:
+            # Only the first chunk ends a measurement: later ones would be no-ops.
+            await self.stop_ttfb_metrics()
         if out.opens_speech:
             await self.push_frame(TTSStartedFrame())
         if out.pcm:
-            await self.push_frame(
-                TTSAudioRawFrame(audio=out.pcm, sample_rate=out.sample_rate, num_channels=1)
-            )
+            frame = TTSAudioRawFrame(audio=out.pcm, sample_rate=out.sample_rate, num_channels=1)
+            if self._push_audio_directly and self._speculation_gate.state is SpeculationState.OPEN:
+                # What LLMService's push_frame would do for it with its gate open (pass
+                # it on), minus three dispatch layers per chunk.
+                await FrameProcessor.push_frame(self, frame)
+            else:
+                await self.push_frame(frame)
             timeline = self._timelines
             if timeline.awaiting_push:
                 timeline.audio_pushed(time.monotonic())
@@ -361,7 +391,8 @@ class ActionExecutor(LLMService[OpenAIRealtimeLLMAdapter]):
 
     async def _show_text(self, delta: TextDelta, text: str) -> None:
         if self._core.text_out(delta, text):
-            await self.stop_ttfb_metrics()
+            if self._ttfb_running:
+                await self.stop_ttfb_metrics()
             await self.push_frame(LLMTextFrame(text))
             timeline = self._timelines
             if timeline.awaiting_text:

@@ -156,9 +156,14 @@ class ConnectionSupervisor:
         handle = self._handle_event
         try:
             async for batch in conn.message_batches():
-                # Deltas that arrived back to back go on as one frame: Pipecat's cost is
-                # per frame, and nothing waits for a delta that has not arrived.
-                for event in merge_delta_runs([parse_server_event(raw) for raw in batch]):
+                if len(batch) == 1:
+                    # At real-time pace nearly every batch is one frame: nothing to merge.
+                    events: list[object] = [parse_server_event(batch[0])]
+                else:
+                    # Deltas that arrived back to back go on as one frame: Pipecat's cost
+                    # is per frame, and nothing waits for a delta that has not arrived.
+                    events = merge_delta_runs([parse_server_event(raw) for raw in batch])
+                for event in events:
                     try:
                         await handle(event)
                     except Exception as exc:

@@ -109,11 +109,19 @@ class FrameTranslator(ActionExecutor):
             # and out.
             await FrameProcessor.process_frame(self, frame, direction)
             wire = self._wire
-            async with wire.audio_lock:
-                for text in self._push_user_audio(
-                    frame.audio, frame.sample_rate, frame.num_channels
-                ):
-                    await wire.send_text(text)
+            push = self._push_user_audio
+            if wire.audio_senders:
+                # Another sender goes first; converting when this one's turn comes keeps
+                # the order in which audio and commits reach the server.
+                await wire.send_input_audio(
+                    lambda: push(frame.audio, frame.sample_rate, frame.num_channels)
+                )
+            else:
+                # Nobody holds or waits for the audio lock, so no one can convert in
+                # between; most frames only fill a batch and send nothing.
+                texts = push(frame.audio, frame.sample_rate, frame.num_channels)
+                if texts:
+                    await wire.send_audio_texts(texts)
             self._pause.on_frame()
             if self._push_audio_directly:
                 await FrameProcessor.push_frame(self, frame, direction)

@@ -26,6 +26,8 @@ class Wire:
     Attributes:
         conn: The current connection, or None between connections.
         audio_lock: Held while user audio is taken from the core and sent.
+        audio_senders: Tasks holding or waiting for ``audio_lock``. While it is 0 a
+            sender may convert audio before taking the lock, which it then gets at once.
 
     Args:
         name: Prefix of log lines.
@@ -38,6 +40,7 @@ class Wire:
         self._report_error = report_error
         self.conn: RealtimeConnection | None = None
         self.audio_lock = asyncio.Lock()
+        self.audio_senders = 0
 
     async def send_text(self, text: str) -> None:
         """Send one JSON text (dropped when nothing is connected)."""
@@ -52,15 +55,33 @@ class Wire:
         except Exception as exc:
             await self._report_error(f"Error sending a client event: {exc}", exc)
 
+    async def send_audio_texts(self, texts: Sequence[str]) -> None:
+        """Send user audio converted while no one held or waited for the audio lock.
+
+        Args:
+            texts: The texts to send, in order.
+        """
+        self.audio_senders += 1
+        try:
+            async with self.audio_lock:
+                for text in texts:
+                    await self.send_text(text)
+        finally:
+            self.audio_senders -= 1
+
     async def send_input_audio(self, take: Callable[[], Sequence[str]]) -> None:
         """Take the user audio that is ready and send it, in order, under the audio lock.
 
         Args:
             take: Returns the texts to send (called with the lock held).
         """
-        async with self.audio_lock:
-            for text in take():
-                await self.send_text(text)
+        self.audio_senders += 1
+        try:
+            async with self.audio_lock:
+                for text in take():
+                    await self.send_text(text)
+        finally:
+            self.audio_senders -= 1
 
     async def close(self) -> None:
         """Close the current connection, if any (its loop notices and moves on)."""
