@@ -41,7 +41,12 @@ _SECONDS = re.compile(r"seconds=([0-9.]+)")
 
 
 def make_service(
-    kind: str, url: str, chunk_ms: int, realtime: bool, server_vad: bool = False
+    kind: str,
+    url: str,
+    chunk_ms: int,
+    realtime: bool,
+    server_vad: bool = False,
+    turn_audio: bool = True,
 ) -> FrameProcessor:
     """The service under test, server turn detection off (no automatic replies).
 
@@ -52,6 +57,8 @@ def make_service(
         chunk_ms: Reply audio per frame, for the floor.
         realtime: Whether the floor paces its reply at real time.
         server_vad: Keep the server's turn detection (spoken turns get replies).
+        turn_audio: Ours only: keep spoken turns' audio for restores (the default);
+            False sets ``ReconnectOptions(max_turn_audio_secs=0)``.
     """
     if kind == "floor":
         return FloorService(chunk_ms, realtime)
@@ -68,6 +75,15 @@ def make_service(
         audio = events.AudioConfiguration(input=events.AudioInput(turn_detection=False))
         session = events.SessionProperties(audio=audio)
     settings = OpenAIRealtimeLLMService.Settings(session_properties=session)
+    if not turn_audio:
+        from pipecat_realtime_openai import ReconnectOptions
+
+        return OpenAIRealtimeLLMService(
+            api_key="sk-bench",
+            base_url=url,
+            settings=settings,
+            reconnect=ReconnectOptions(max_turn_audio_secs=0),
+        )
     return OpenAIRealtimeLLMService(api_key="sk-bench", base_url=url, settings=settings)
 
 

@@ -107,10 +107,14 @@ class Bench:
             await self.control.call(op="report", conn=session.conn, timestamps=False)
 
     @asynccontextmanager
-    async def session(self, url: str, keep_arrivals: bool = False) -> AsyncIterator[Session]:
+    async def session(
+        self, url: str, keep_arrivals: bool = False, turn_audio: bool = True
+    ) -> AsyncIterator[Session]:
         sink = AudioSink(keep_arrivals)
         realtime = url == self.realtime_url
-        service = make_service(self.args.service, url, self.args.chunk_ms, realtime)
+        service = make_service(
+            self.args.service, url, self.args.chunk_ms, realtime, turn_audio=turn_audio
+        )
         pipeline = Pipeline([service, sink])
         worker = PipelineWorker(pipeline, cancel_on_idle_timeout=False, enable_rtvi=False)
         runner = WorkerRunner(handle_sigint=False)
@@ -290,7 +294,26 @@ class Bench:
             finally:
                 tracemalloc.stop()
             await self.drop_record(session)
-        return {"output_peak_bytes": output_peak, "input_peak_bytes": input_peak}
+        results = {"output_peak_bytes": output_peak, "input_peak_bytes": input_peak}
+        if self.args.service == "ours":
+            # The same input run without the turn audio kept for restores.
+            results["input_peak_no_turn_audio_bytes"] = await self.input_peak(turn_audio=False)
+        return results
+
+    async def input_peak(self, turn_audio: bool) -> int:
+        """The traced peak of one fast input run, in a fresh session."""
+        seconds = self.args.memory_seconds
+        async with self.session(self.fast_url, turn_audio=turn_audio) as session:
+            tracemalloc.start()
+            try:
+                base = tracemalloc.get_traced_memory()[0]
+                await self.push_input(session, seconds, paced=False)
+                await self.wait_input(session, seconds)
+                peak = tracemalloc.get_traced_memory()[1] - base
+            finally:
+                tracemalloc.stop()
+            await self.drop_record(session)
+        return peak
 
     async def run(self) -> dict[str, Any]:
         # Import the service's modules first: RSS growth is about running, not importing.

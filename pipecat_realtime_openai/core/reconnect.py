@@ -135,6 +135,13 @@ class ReconnectOptions:
             running, nobody speaking) before it happens anyway.
         max_restored_items: Keep only this many most recent items when restoring the
             conversation on a new connection; None restores all.
+        max_turn_audio_secs: Longest spoken user turn whose audio is kept, so that a
+            restore can recreate a turn that has no transcript (input transcription
+            off, or the connection dropped before the transcript came). Audio is
+            kept only while a turn is open, plus a 5 s tail between turns; at 24 kHz
+            that is 48 KB per second of speech. 0 keeps none: the memory a session
+            needs is then that of a service without restores, and a turn without a
+            transcript is left out of a restore.
     """
 
     max_retries: int | None = 10
@@ -146,8 +153,11 @@ class ReconnectOptions:
     max_session_duration: float | None = 55 * 60.0
     rollover_grace: float = 120.0
     max_restored_items: int | None = None
+    max_turn_audio_secs: float = 60.0
 
     def __post_init__(self) -> None:
+        if self.max_turn_audio_secs < 0:
+            raise ValueError("max_turn_audio_secs must not be negative")
         if self.max_session_duration is not None and self.max_session_duration <= 0:
             raise ValueError("max_session_duration must be positive (or None)")
         if self.rollover_grace < 0:

@@ -103,9 +103,6 @@ def resumption_enabled(session: Mapping[str, Any]) -> bool:
 
 """How the first context reaches the server (see ``SessionBase``)."""
 
-TURN_AUDIO_KEEP_MS = 60_000
-"""Longest spoken turn whose audio can be restored (kept only while the turn is open)."""
-
 
 @dataclass(slots=True)
 class Link:
@@ -213,7 +210,8 @@ class SessionBase:
         """Downtime of the latest reconnect, in seconds."""
         # User input.
         props = self._configured_session()
-        self._turn_audio = TurnAudio(InputAudioTimeline(input_format(props), TURN_AUDIO_KEEP_MS))
+        keep_ms = self._options.max_turn_audio_secs * 1000
+        self._turn_audio = TurnAudio(InputAudioTimeline(input_format(props), keep_ms))
         self._input = InputAudio(
             input_format(props),
             self._turn_audio,

@@ -32,13 +32,15 @@ class InputAudioTimeline:
 
     Args:
         spec: The session input format of the audio.
-        keep_ms: The most audio kept for one open turn (the longest turn restorable).
+        keep_ms: The most audio kept for one open turn (the longest turn restorable);
+            0 keeps nothing (positions are still counted).
         idle_keep_ms: Audio kept while no turn is open.
     """
 
     def __init__(self, spec: AudioFormatSpec, keep_ms: float, idle_keep_ms: float = 5_000) -> None:
         self._spec = spec
         self._keep_ms = keep_ms
+        self._keeps = keep_ms > 0
         self._idle_keep_ms = min(idle_keep_ms, keep_ms)
         self._audio = bytearray()
         # Position (ms since the connection's first audio) of the first byte kept.
@@ -54,6 +56,10 @@ class InputAudioTimeline:
 
     def on_sent(self, chunk: bytes) -> None:
         """Record audio just written to the input buffer."""
+        if not self._keeps:
+            # Nothing is kept, but the position moves on: later turns still line up.
+            self._start_ms += len(chunk) / self._spec.bytes_per_ms
+            return
         self._audio += chunk
         if len(self._audio) > self._next_trim:
             self._trim()

@@ -89,6 +89,7 @@ def test_planner_delays_stay_within_the_maximum(initial, maximum, jitter, seed):
         {"max_session_duration": 0},
         {"rollover_grace": -1},
         {"max_restored_items": -1},
+        {"max_turn_audio_secs": -1.0},
         {"ping_interval": 0},
         {"ping_timeout": -1.0},
         {"initial_delay": -0.1},

@@ -154,3 +154,27 @@ def test_manual_turns_keep_the_audio_since_the_last_commit():
     turns.on_clear_sent()
     _stream(turns, 2_000)
     assert turns.timeline.kept_bytes <= PCM.bytes_from_ms(5_000), "a clear starts a new turn"
+
+
+def test_keeping_no_turn_audio_still_counts_positions():
+    # max_turn_audio_secs=0: no audio is held, yet positions advance, so a later
+    # change of mind or a format switch still lines up with the server's offsets.
+    turns = TurnAudio(InputAudioTimeline(PCM, keep_ms=0))
+    _stream(turns, 2_000)
+    turns.on_speech_started("item_a", 500)
+    _stream(turns, 1_000)
+    assert turns.timeline.position_ms == 3_000
+    assert turns.timeline.kept_bytes == 0
+    assert turns.on_speech_stopped("item_a", 2_900) is None
+
+
+def test_the_session_keeps_turn_audio_as_the_reconnect_options_say():
+    from pipecat_realtime_openai.core.reconnect import ReconnectOptions
+    from pipecat_realtime_openai.core.session import RealtimeSession
+
+    for secs, kept in ((60.0, True), (0.0, False)):
+        options = ReconnectOptions(max_turn_audio_secs=secs)
+        session = RealtimeSession({"type": "realtime"}, model="gpt-realtime", reconnect=options)
+        timeline = session._turn_audio.timeline
+        timeline.on_sent(ramp(1_000))
+        assert (timeline.kept_bytes > 0) is kept
