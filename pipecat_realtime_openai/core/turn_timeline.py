@@ -111,11 +111,9 @@ class TurnTimeline:
     @property
     def first_audio(self) -> float | None:
         """The first reply audio: pushed, or received when the push was not seen."""
-        return (
-            self.first_audio_pushed
-            if self.first_audio_pushed is not None
-            else (self.first_audio_received)
-        )
+        if self.first_audio_pushed is not None:
+            return self.first_audio_pushed
+        return self.first_audio_received
 
     @property
     def stop_to_commit(self) -> float | None:

@@ -108,20 +108,9 @@ class FrameTranslator(ActionExecutor):
             # FrameProcessor's own bookkeeping (observers) still runs on the way in
             # and out.
             await FrameProcessor.process_frame(self, frame, direction)
-            wire = self._wire
-            push = self._push_user_audio
-            if wire.audio_senders:
-                # Another sender goes first; converting when this one's turn comes keeps
-                # the order in which audio and commits reach the server.
-                await wire.send_input_audio(
-                    lambda: push(frame.audio, frame.sample_rate, frame.num_channels)
-                )
-            else:
-                # Nobody holds or waits for the audio lock, so no one can convert in
-                # between; most frames only fill a batch and send nothing.
-                texts = push(frame.audio, frame.sample_rate, frame.num_channels)
-                if texts:
-                    await wire.send_audio_texts(texts)
+            await self._wire.send_input_audio(
+                self._push_user_audio, frame.audio, frame.sample_rate, frame.num_channels
+            )
             self._pause.on_frame()
             if self._push_audio_directly:
                 await FrameProcessor.push_frame(self, frame, direction)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 from loguru import logger
 from websockets.exceptions import ConnectionClosed
@@ -26,8 +27,7 @@ class Wire:
     Attributes:
         conn: The current connection, or None between connections.
         audio_lock: Held while user audio is taken from the core and sent.
-        audio_senders: Tasks holding or waiting for ``audio_lock``. While it is 0 a
-            sender may convert audio before taking the lock, which it then gets at once.
+        audio_senders: Tasks holding or waiting for ``audio_lock``.
 
     Args:
         name: Prefix of log lines.
@@ -55,30 +55,28 @@ class Wire:
         except Exception as exc:
             await self._report_error(f"Error sending a client event: {exc}", exc)
 
-    async def send_audio_texts(self, texts: Sequence[str]) -> None:
-        """Send user audio converted while no one held or waited for the audio lock.
-
-        Args:
-            texts: The texts to send, in order.
-        """
-        self.audio_senders += 1
-        try:
-            async with self.audio_lock:
-                for text in texts:
-                    await self.send_text(text)
-        finally:
-            self.audio_senders -= 1
-
-    async def send_input_audio(self, take: Callable[[], Sequence[str]]) -> None:
+    async def send_input_audio(self, take: Callable[..., Sequence[str]], *args: Any) -> None:
         """Take the user audio that is ready and send it, in order, under the audio lock.
 
+        While no one holds or waits for the lock, ``take`` runs first and the lock is
+        taken only when there is something to send (a free lock with no waiters is
+        taken without yielding, so no one can take in between). Most input frames
+        only fill a batch: they send nothing and take no lock. Otherwise ``take``
+        runs once this sender holds the lock, after everyone queued before it.
+
         Args:
-            take: Returns the texts to send (called with the lock held).
+            take: Returns the texts to send, in order.
+            *args: Passed to ``take``.
         """
+        texts = None
+        if not self.audio_senders:
+            texts = take(*args)
+            if not texts:
+                return
         self.audio_senders += 1
         try:
             async with self.audio_lock:
-                for text in take():
+                for text in take(*args) if texts is None else texts:
                     await self.send_text(text)
         finally:
             self.audio_senders -= 1

@@ -108,6 +108,6 @@ async def test_audio_converted_outside_the_lock_keeps_its_place():
     conn.gate.set()
     await asyncio.gather(first, waiting)
     assert wire.audio_senders == 0
-    await wire.send_audio_texts(["audio 3"])
+    await wire.send_input_audio(lambda: ["audio 3"])
     assert conn.sent == ["audio 1", "commit", "audio 2", "audio 3"]
     assert wire.audio_senders == 0
