@@ -21,6 +21,7 @@ from pipecat_realtime_openai.core.actions import (
     RetrievalFailed,
     Send,
 )
+from pipecat_realtime_openai.core.connection_steps import ConnectionSteps
 from pipecat_realtime_openai.core.context_items import items_for
 from pipecat_realtime_openai.core.context_sync import ContextMessage, ContextSnapshot
 from pipecat_realtime_openai.core.items import (
@@ -33,13 +34,12 @@ from pipecat_realtime_openai.core.out_of_band import request_properties, tagged
 from pipecat_realtime_openai.core.phase import Phase
 from pipecat_realtime_openai.core.responses import downstream_context_wants_response
 from pipecat_realtime_openai.core.server_events import RETRIEVE_PREFIX
-from pipecat_realtime_openai.core.session_base import SessionBase
 from pipecat_realtime_openai.protocol.client_events import ConversationItemRetrieveEvent
 from pipecat_realtime_openai.protocol.items import ConversationItem
 from pipecat_realtime_openai.protocol.session import ToolChoice
 
 
-class AppInputs(SessionBase):
+class AppInputs(ConnectionSteps):
     """Applies what the application asks of the session."""
 
     def session_wanted(self, session: Mapping[str, Any], model: str) -> list[Action]:

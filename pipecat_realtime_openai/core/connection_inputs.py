@@ -16,14 +16,15 @@ import dataclasses
 from loguru import logger
 
 from pipecat_realtime_openai.core.actions import Action, CloseConnection, Notify
+from pipecat_realtime_openai.core.connection_steps import ConnectionSteps
 from pipecat_realtime_openai.core.errors import classify_error, classify_http_status
 from pipecat_realtime_openai.core.phase import Phase
 from pipecat_realtime_openai.core.reconnect import ConnectionEnd, ReconnectInfo, Retry, Stop
-from pipecat_realtime_openai.core.session_base import Link, Outage, SessionBase
+from pipecat_realtime_openai.core.session_base import Link, Outage
 from pipecat_realtime_openai.core.sideband import call_ended
 
 
-class ConnectionInputs(SessionBase):
+class ConnectionInputs(ConnectionSteps):
     """Inputs from the connection loop: opened, ended, recycled, closed."""
 
     def start(self) -> None:

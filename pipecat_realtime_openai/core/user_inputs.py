@@ -21,12 +21,12 @@ from pipecat_realtime_openai.core.actions import (
     Send,
     SendInputAudio,
 )
+from pipecat_realtime_openai.core.connection_steps import ConnectionSteps
 from pipecat_realtime_openai.core.items import image_item
-from pipecat_realtime_openai.core.session_base import SessionBase
 from pipecat_realtime_openai.protocol.client_events import ResponseCancelEvent
 
 
-class UserInputs(SessionBase):
+class UserInputs(ConnectionSteps):
     """Applies what the user does to the session."""
 
     # -- audio ---------------------------------------------------------------------------

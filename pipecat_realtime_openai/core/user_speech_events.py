@@ -24,7 +24,7 @@ from pipecat_realtime_openai.core.actions import (
     UserSpeechStopped,
     UserTranscript,
 )
-from pipecat_realtime_openai.core.session_base import SessionBase
+from pipecat_realtime_openai.core.connection_steps import ConnectionSteps
 from pipecat_realtime_openai.core.session_config import (
     server_answers_turns,
     server_interrupts_replies,
@@ -34,7 +34,7 @@ from pipecat_realtime_openai.core.transcript_confidence import transcript_confid
 from pipecat_realtime_openai.protocol import server_events as ev
 
 
-class UserSpeechInputs(SessionBase):
+class UserSpeechInputs(ConnectionSteps):
     """The handlers of the user's speech and transcription events."""
 
     def _on_speech_started(
