@@ -182,12 +182,16 @@ def estimate(
     resamples: int = 2000,
     level: float = 0.95,
     seed: int = 12,
+    paired: bool = False,
 ) -> tuple[float, float, tuple[float, float] | None]:
     """Ours, the built-in's, and a percentile-bootstrap interval of their ratio.
 
     Every sample group the statistic reads is resampled on its own (the runs of each
     service are independent), ``resamples`` times with a fixed seed, so the same samples
-    always give the same interval.
+    always give the same interval. With ``paired``, sample ``i`` of every group comes
+    from the same round (the services took turns under the same machine conditions):
+    rounds are drawn, not samples, so what a round's conditions did to every service
+    alike stays together instead of widening the interval.
 
     Args:
         statistic: How a value comes from samples.
@@ -195,10 +199,14 @@ def estimate(
         resamples: Bootstrap draws.
         level: Coverage of the interval.
         seed: Seed of the draws.
+        paired: Draw whole rounds (every group has one sample per round, in round order).
 
     Returns:
         (ours, built-in, interval); the interval is None when a group has a single
         sample or the built-in's value is zero in some draw.
+
+    Raises:
+        ValueError: When ``paired`` and the groups differ in length.
     """
     names = sorted(set(statistic.names("ours") + statistic.names("builtin")))
     arrays = {name: np.asarray(groups[name], dtype=float) for name in names}
@@ -208,10 +216,18 @@ def estimate(
     if min(len(values) for values in arrays.values()) < 2:
         return ours, builtin, None
     rng = np.random.default_rng(seed)
-    draws = {
-        name: values[rng.integers(0, len(values), size=(resamples, len(values)))]
-        for name, values in arrays.items()
-    }
+    if paired:
+        lengths = {len(values) for values in arrays.values()}
+        if len(lengths) != 1:
+            raise ValueError(f"paired samples need one per round in every group: {lengths}")
+        count = lengths.pop()
+        rounds = rng.integers(0, count, size=(resamples, count))
+        draws = {name: values[rounds] for name, values in arrays.items()}
+    else:
+        draws = {
+            name: values[rng.integers(0, len(values), size=(resamples, len(values)))]
+            for name, values in arrays.items()
+        }
     denominators = statistic.of(draws, "builtin")
     if np.any(denominators == 0):
         return ours, builtin, None

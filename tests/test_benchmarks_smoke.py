@@ -305,19 +305,46 @@ def test_concurrent_table_subtracts_the_floor() -> None:
     assert "| ... above the floor (1.000) | 0.500 | 1.000 | 0.50 |" in text
 
 
-@pytest.mark.timeout(90)
-def test_realtime_input_benchmark_runs_at_a_tiny_size() -> None:
-    table = run_benchmark("bench_input_rt.py", "--rounds", "1", "--seconds", "0.4", timeout=80)
-    ours, builtin = ours_and_builtin(table, "whole pipeline")
-    assert ours > 0 and builtin > 0
+@pytest.mark.timeout(120)
+def test_realtime_benchmark_runs_both_paths_at_a_tiny_size() -> None:
+    table = run_benchmark("bench_rt.py", "--rounds", "1", "--seconds", "0.4", timeout=110)
+    for label in ("Input path at real-time pace", "Output path at real-time pace"):
+        ours, builtin = ours_and_builtin(table, label)
+        assert ours > 0 and builtin > 0
 
 
-def test_realtime_input_table_subtracts_the_floor() -> None:
-    from benchmarks.bench_input_rt import table
+def test_realtime_table_subtracts_each_paths_floor_and_shows_the_best_ratio() -> None:
+    from benchmarks.bench_rt import table
 
-    text = table({"floor": [2.0, 2.2], "ours": [2.5], "builtin": [3.1]})
-    assert "| ... above the floor (2.100) | 0.400 | 1.000 | 0.40 |" in text
-    assert "- floor: 2.000, 2.200" in text
+    text = table(
+        {
+            "input": {"floor": [2.0, 2.2], "ours": [2.5, 2.7], "builtin": [3.1, 3.3]},
+            "output": {"wire": [1.0, 1.0], "ours": [1.2, 1.2], "builtin": [1.5, 1.5]},
+        }
+    )
+    assert "| ... above the floor (2.100) | 0.500 | 1.100 | 0.45 (" in text
+    assert "| ... the floor alone (the best ratio possible) | 2.100 | 3.200 | 0.66 (" in text
+    assert (
+        "| ... above the floor and the WebSocket receive (1.000) | 0.200 | 0.500 | 0.40 "
+        "(0.40..0.40) |" in text
+    )
+    assert "- input floor: 2.000, 2.200" in text
+    assert "- output builtin: 1.500, 1.500" in text
+
+
+def test_paired_draws_keep_each_rounds_conditions_together() -> None:
+    # Every round slows both services alike (a shared host); ours is always 0.5x.
+    drift = [1.0, 1.6, 0.7, 1.3, 0.9, 1.8, 1.1, 0.6]
+    groups = {"ours.cpu": [0.5 * d for d in drift], "builtin.cpu": [1.0 * d for d in drift]}
+    _, _, independent = estimate(Statistic("cpu"), groups)
+    _, _, paired = estimate(Statistic("cpu"), groups, paired=True)
+    assert independent is not None and paired is not None
+    assert independent[1] - independent[0] > 0.2, "drawn apart, the drift widens it"
+    assert paired == pytest.approx((0.5, 0.5)), "drawn by round, the drift cancels"
+    with pytest.raises(ValueError, match="one per round"):
+        estimate(
+            Statistic("cpu"), {"ours.cpu": [1.0, 2.0], "builtin.cpu": [1.0, 2.0, 3.0]}, paired=True
+        )
 
 
 @pytest.mark.timeout(90)
