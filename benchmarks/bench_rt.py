@@ -16,11 +16,13 @@ service in turn, round after round, each in a fresh pipeline ``[service, sink]``
 
 Taking turns in one process puts the services under the same machine conditions at
 nearly the same time, which matters on a shared host where a process's CPU clock drifts
-by 20-30 % between runs. So the rounds are paired: the intervals draw whole rounds
-(`bench_stats.estimate` with ``paired=True``). Besides each service's CPU, whole and
+by 20-30 % (and, over minutes, by up to 3x) between runs. So the rounds are paired:
+each round is divided by its floor's run before the ratios are taken, and the intervals
+draw whole rounds (`bench_stats.paired_estimate`). Besides each service's CPU, whole and
 above its floor, the table shows the floor against the built-in: what a service that
 cost nothing above the floor would be, the best ratio any service on this floor can
-reach.
+reach. With both paths, it adds a call: the input path all along and the output path
+``--reply-share`` of the time (half, as in ``bench_capacity.py``'s turns).
 """
 
 from __future__ import annotations
@@ -38,9 +40,9 @@ from benchmarks.bench_stats import (
     Row,
     Statistic,
     cpu_per_100s,
-    estimate,
     markdown_table,
     median,
+    paired_estimate,
 )
 
 PATHS = {"input": ("floor", "ours", "builtin"), "output": ("wire", "ours", "builtin")}
@@ -154,31 +156,78 @@ _TITLES = {
 }
 
 
-def path_rows(path: str, samples: dict[str, list[float]]) -> list[Row]:
-    """Whole pipeline, above the floor, and the floor against the built-in (paired rounds)."""
-    title, base, base_name = _TITLES[path]
-    groups = {f"{service}.cpu": values for service, values in samples.items()}
-    paired = len({len(values) for values in samples.values()}) == 1
-    floor = median(samples[base])
+def paired_rows(groups: dict[str, list[float]], title: str, base_name: str) -> list[Row]:
+    """Whole, above the floor, and the floor against the built-in, rounds kept paired.
+
+    Args:
+        groups: ``ours.cpu``, ``builtin.cpu`` and ``floor.cpu``, one sample per round.
+        title: The first row's name.
+        base_name: What the floor is, in the other rows' names.
+    """
+    floor = median(groups["floor.cpu"])
     rows = []
     for name, statistic in (
-        (f"{title} at real-time pace, CPU s per 100 s (whole pipeline)", Statistic("cpu")),
-        (f"... above {base_name} ({floor:.3f})", Statistic("cpu", kind="above", base=base)),
+        (title, Statistic("cpu")),
+        (f"... above {base_name} ({floor:.3f})", Statistic("cpu", kind="above", base="floor")),
     ):
-        ours, builtin, interval = estimate(statistic, groups, paired=paired)
-        rows.append(Row(name, ours, builtin, interval=interval))
+        ours, builtin, value, interval = paired_estimate(statistic, groups, "floor")
+        rows.append(Row(name, ours, builtin, interval=interval, value=value))
     # The floor in the "ours" column: the ratio is the best any service could reach.
-    best = {"ours.cpu": samples[base], "builtin.cpu": samples["builtin"]}
-    low, high, interval = estimate(Statistic("cpu"), best, paired=paired)
-    rows.append(
-        Row(f"... {base_name} alone (the best ratio possible)", low, high, interval=interval)
-    )
+    best = {**groups, "ours.cpu": groups["floor.cpu"]}
+    low, high, value, interval = paired_estimate(Statistic("cpu"), best, "floor")
+    name = f"... {base_name} alone (the best ratio possible)"
+    rows.append(Row(name, low, high, interval=interval, value=value))
     return rows
 
 
-def table(samples: dict[str, dict[str, list[float]]]) -> str:
-    """The rows of each path measured, then every sample."""
+_TITLES = {
+    "input": ("Input path", "floor", "the floor"),
+    "output": ("Output path", "wire", "the floor and the WebSocket receive"),
+}
+
+
+def path_rows(path: str, samples: dict[str, list[float]]) -> list[Row]:
+    """The rows of one path."""
+    title, base, base_name = _TITLES[path]
+    groups = {
+        "ours.cpu": samples["ours"],
+        "builtin.cpu": samples["builtin"],
+        "floor.cpu": samples[base],
+    }
+    return paired_rows(
+        groups, f"{title} at real-time pace, CPU s per 100 s (whole pipeline)", base_name
+    )
+
+
+def call_rows(samples: dict[str, dict[str, list[float]]], reply_share: float) -> list[Row]:
+    """A call's CPU: the input path all the time, the output path ``reply_share`` of it.
+
+    Each round's call is its input sample plus ``reply_share`` times its output sample
+    (the floor's: the input floor plus the wire floor), so the rounds stay paired. If
+    sessions per core are bound by CPU, the floor row's inverse ratio is the most
+    sessions any service on this floor could carry against the built-in.
+    """
+
+    def call(service: str, base: str | None = None) -> list[float]:
+        inputs = samples["input"][base or service]
+        outputs = samples["output"]["wire" if base else service]
+        return [i + reply_share * o for i, o in zip(inputs, outputs, strict=True)]
+
+    groups = {
+        "ours.cpu": call("ours"),
+        "builtin.cpu": call("builtin"),
+        "floor.cpu": call("", "floor"),
+    }
+    title = f"A call (input all along, output {reply_share:.0%} of it), CPU s per 100 s"
+    return paired_rows(groups, title, "the floors")
+
+
+def table(samples: dict[str, dict[str, list[float]]], reply_share: float = 0.5) -> str:
+    """The rows of each path measured (and of a call, with both), then every sample."""
     rows = [row for path, by_service in samples.items() for row in path_rows(path, by_service)]
+    lengths = {len(values) for by_service in samples.values() for values in by_service.values()}
+    if samples.keys() == set(PATHS) and len(lengths) == 1:
+        rows += call_rows(samples, reply_share)
     lines = [markdown_table(rows), "", "CPU samples (s per 100 s of audio, in run order):", ""]
     for path, by_service in samples.items():
         lines += [
@@ -188,6 +237,20 @@ def table(samples: dict[str, dict[str, list[float]]]) -> str:
     return "\n".join(lines)
 
 
+def samples_from_text(text: str) -> dict[str, dict[str, list[float]]]:
+    """Read back the sample lines of an earlier table (``- <path> <service>: ...``)."""
+    samples: dict[str, dict[str, list[float]]] = {}
+    for line in text.splitlines():
+        parts = line.removeprefix("- ").split(":", 1)
+        words = parts[0].split()
+        if len(parts) != 2 or len(words) != 2 or words[0] not in PATHS:
+            continue
+        path, service = words
+        values = [float(value) for value in parts[1].split(",")]
+        samples.setdefault(path, {})[service] = values
+    return samples
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=20, help="runs per service (20)")
@@ -195,11 +258,25 @@ def main() -> None:
     parser.add_argument(
         "--paths", default="input,output", help="input, output or both (input,output)"
     )
+    parser.add_argument(
+        "--reply-share",
+        type=float,
+        default=0.5,
+        help="share of a call the bot speaks, for the call rows (0.5: bench_capacity.py's turns)",
+    )
+    parser.add_argument(
+        "--from-samples",
+        type=Path,
+        help="print the table of the samples in an earlier output instead of measuring",
+    )
     args = parser.parse_args()
+    if args.from_samples is not None:
+        print(table(samples_from_text(args.from_samples.read_text()), args.reply_share))
+        return
     for path in args.paths.split(","):
         if path not in PATHS:
             parser.error(f"unknown path {path!r}: choose from {', '.join(PATHS)}")
-    print(table(asyncio.run(run_all(args))))
+    print(table(asyncio.run(run_all(args)), args.reply_share))
 
 
 if __name__ == "__main__":

@@ -208,25 +208,35 @@ def sample_groups(runs: dict[str, list[dict[str, Any]]]) -> dict[str, list[float
             r["memory"]["input_peak_bytes"] / MIB for r in rounds
         ]
         # The built-in keeps no turn audio: its row compares with its one input peak.
-        no_turn_audio = "input_peak_bytes"
-        if service == "ours":
-            no_turn_audio = "input_peak_no_turn_audio_bytes"
-        groups[f"{service}.input_peak_no_turn_audio_mib"] = [
-            r["memory"][no_turn_audio] / MIB for r in rounds
+        # (A worker of an older checkout, in bench_ab.py, may not measure the newer
+        # groups: they are left out, and so are their rows.)
+        no_turn_audio = [
+            "input_peak_bytes" if r.get("service") == "builtin" else NO_TURN_AUDIO_PEAK
+            for r in rounds
         ]
+        if all(key in r["memory"] for key, r in zip(no_turn_audio, rounds, strict=True)):
+            groups[f"{service}.input_peak_no_turn_audio_mib"] = [
+                r["memory"][key] / MIB for key, r in zip(no_turn_audio, rounds, strict=True)
+            ]
         groups[f"{service}.rss_growth_mib"] = [r["rss_growth_bytes"] / MIB for r in rounds]
         for path in ("output", "input"):
             scenario = f"{path}_latency"
             for count in ("wakeups", "writes"):
-                groups[f"{service}.{path}_rt_{count}"] = [
-                    r[scenario][count] * 100_000 / r[scenario]["audio_ms"] for r in rounds
-                ]
+                if all(count in r[scenario] for r in rounds):
+                    groups[f"{service}.{path}_rt_{count}"] = [
+                        r[scenario][count] * 100_000 / r[scenario]["audio_ms"] for r in rounds
+                    ]
+            if not all("calls" in r for r in rounds):
+                continue
             for whose in ("service", "total"):
                 groups[f"{service}.{path}_calls_{whose}"] = [
                     r["calls"][f"{path}_{whose}"] * 100_000 / r["calls"]["audio_ms"] for r in rounds
                 ]
     return groups
 
+
+NO_TURN_AUDIO_PEAK = "input_peak_no_turn_audio_bytes"
+"""Ours: the input peak of the same run without the turn audio kept for restores."""
 
 COUNTED = frozenset({"output_frames", "input_appends"})
 """Groups that are counts: the same in every run of a service, so they need no interval."""
@@ -319,6 +329,9 @@ def build_rows(groups: dict[str, list[float]]) -> list[Row]:
         ]
     rows = []
     for label, statistic, digits in specs:
+        needed = statistic.names("ours") + statistic.names("builtin")
+        if not all(name in groups for name in needed):
+            continue  # a group one side did not measure (an older checkout's worker)
         ours, builtin, interval = estimate(statistic, groups)
         exact = statistic.group in COUNTED and all(
             len(set(groups[f"{service}.{statistic.group}"])) == 1 for service in ("ours", "builtin")

@@ -106,6 +106,7 @@ class Row:
         digits: Decimals shown.
         interval: 95 % bootstrap interval of the ratio, when there are samples to draw.
         exact: The value is a count that does not vary between runs (no interval needed).
+        value: The ratio shown, when it is not ``ours / builtin`` (a paired estimate).
     """
 
     metric: str
@@ -114,9 +115,10 @@ class Row:
     digits: int = 3
     interval: tuple[float, float] | None = None
     exact: bool = False
+    value: float | None = None
 
     def cells(self) -> list[str]:
-        shown = ratio(self.ours, self.builtin)
+        shown = ratio(self.ours, self.builtin) if self.value is None else f"{self.value:.2f}"
         if shown != "n/a":
             if self.exact:
                 shown += " (exact)"
@@ -182,16 +184,12 @@ def estimate(
     resamples: int = 2000,
     level: float = 0.95,
     seed: int = 12,
-    paired: bool = False,
 ) -> tuple[float, float, tuple[float, float] | None]:
     """Ours, the built-in's, and a percentile-bootstrap interval of their ratio.
 
     Every sample group the statistic reads is resampled on its own (the runs of each
     service are independent), ``resamples`` times with a fixed seed, so the same samples
-    always give the same interval. With ``paired``, sample ``i`` of every group comes
-    from the same round (the services took turns under the same machine conditions):
-    rounds are drawn, not samples, so what a round's conditions did to every service
-    alike stays together instead of widening the interval.
+    always give the same interval.
 
     Args:
         statistic: How a value comes from samples.
@@ -199,14 +197,10 @@ def estimate(
         resamples: Bootstrap draws.
         level: Coverage of the interval.
         seed: Seed of the draws.
-        paired: Draw whole rounds (every group has one sample per round, in round order).
 
     Returns:
         (ours, built-in, interval); the interval is None when a group has a single
         sample or the built-in's value is zero in some draw.
-
-    Raises:
-        ValueError: When ``paired`` and the groups differ in length.
     """
     names = sorted(set(statistic.names("ours") + statistic.names("builtin")))
     arrays = {name: np.asarray(groups[name], dtype=float) for name in names}
@@ -216,18 +210,10 @@ def estimate(
     if min(len(values) for values in arrays.values()) < 2:
         return ours, builtin, None
     rng = np.random.default_rng(seed)
-    if paired:
-        lengths = {len(values) for values in arrays.values()}
-        if len(lengths) != 1:
-            raise ValueError(f"paired samples need one per round in every group: {lengths}")
-        count = lengths.pop()
-        rounds = rng.integers(0, count, size=(resamples, count))
-        draws = {name: values[rounds] for name, values in arrays.items()}
-    else:
-        draws = {
-            name: values[rng.integers(0, len(values), size=(resamples, len(values)))]
-            for name, values in arrays.items()
-        }
+    draws = {
+        name: values[rng.integers(0, len(values), size=(resamples, len(values)))]
+        for name, values in arrays.items()
+    }
     denominators = statistic.of(draws, "builtin")
     if np.any(denominators == 0):
         return ours, builtin, None
@@ -235,6 +221,70 @@ def estimate(
     tail = (1 - level) / 2 * 100
     low, high = np.percentile(ratios, [tail, 100 - tail])
     return ours, builtin, (float(low), float(high))
+
+
+def paired_estimate(
+    statistic: Statistic,
+    groups: Mapping[str, Sequence[float]],
+    base: str,
+    *,
+    resamples: int = 2000,
+    level: float = 0.95,
+    seed: int = 12,
+) -> tuple[float, float, float, tuple[float, float] | None]:
+    """Ours, the built-in's, their ratio and its interval, from rounds of matched runs.
+
+    Sample ``i`` of every group comes from round ``i``, in which the services took turns
+    under the same machine conditions. A shared host's conditions scale every run of a
+    round alike (a busy neighbour, a slower core), so each round is divided by its
+    ``base`` run (the floor) before the ratio is taken: the ratio is that of the medians
+    of these per-round multiples of the floor (for ``above``, the multiples less one),
+    and the bootstrap draws whole rounds. The values shown beside it are the plain
+    medians, in seconds.
+
+    Args:
+        statistic: How a value comes from samples (``median`` or ``above``).
+        groups: Samples by ``"<service>.<group>"``, one per round, in round order.
+        base: The service each round is divided by (``floor``, ``wire``).
+        resamples: Bootstrap draws.
+        level: Coverage of the interval.
+        seed: Seed of the draws.
+
+    Returns:
+        (ours, built-in, ratio, interval); the interval is None with a single round or
+        when the built-in's value is zero in some draw.
+
+    Raises:
+        ValueError: When the groups differ in length or a base sample is not positive.
+    """
+    scale_name = f"{base}.{statistic.group}"
+    names = sorted(set(statistic.names("ours") + statistic.names("builtin") + [scale_name]))
+    arrays = {name: np.asarray(groups[name], dtype=float) for name in names}
+    lengths = {len(values) for values in arrays.values()}
+    if len(lengths) != 1:
+        raise ValueError(f"paired samples need one per round in every group: {sorted(lengths)}")
+    scale = arrays[scale_name]
+    if np.any(scale <= 0):
+        raise ValueError(f"{scale_name} must be positive in every round")
+    whole = {name: values[np.newaxis, :] for name, values in arrays.items()}
+    ours = float(statistic.of(whole, "ours")[0])
+    builtin = float(statistic.of(whole, "builtin")[0])
+    scaled = {name: values / scale for name, values in arrays.items()}
+    shown = {name: values[np.newaxis, :] for name, values in scaled.items()}
+    denominator = float(statistic.of(shown, "builtin")[0])
+    value = float(statistic.of(shown, "ours")[0]) / denominator if denominator else math.nan
+    count = lengths.pop()
+    if count < 2:
+        return ours, builtin, value, None
+    rounds = np.random.default_rng(seed).integers(0, count, size=(resamples, count))
+    draws = {name: values[rounds] for name, values in scaled.items()}
+    denominators = statistic.of(draws, "builtin")
+    if np.any(denominators == 0):
+        return ours, builtin, value, None
+    ratios = statistic.of(draws, "ours") / denominators
+    tail = (1 - level) / 2 * 100
+    low, high = np.percentile(ratios, [tail, 100 - tail])
+    return ours, builtin, value, (float(low), float(high))
 
 
 def median(values: Sequence[float]) -> float:

@@ -16,6 +16,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -330,21 +331,40 @@ def test_realtime_table_subtracts_each_paths_floor_and_shows_the_best_ratio() ->
     )
     assert "- input floor: 2.000, 2.200" in text
     assert "- output builtin: 1.500, 1.500" in text
+    # A call: input all along, output half of it (floors: 2.1 + 0.5, built-in 3.2 + 0.75).
+    assert "| A call (input all along, output 50% of it), CPU s per 100 s | 3.200 | 3.950 |" in text
+    assert "| ... the floors alone (the best ratio possible) | 2.600 | 3.950 | 0.66 (" in text
+    # The table reads back from its own sample lines.
+    from benchmarks.bench_rt import samples_from_text
+
+    assert table(samples_from_text(text)) == text
 
 
-def test_paired_draws_keep_each_rounds_conditions_together() -> None:
-    # Every round slows both services alike (a shared host); ours is always 0.5x.
-    drift = [1.0, 1.6, 0.7, 1.3, 0.9, 1.8, 1.1, 0.6]
-    groups = {"ours.cpu": [0.5 * d for d in drift], "builtin.cpu": [1.0 * d for d in drift]}
-    _, _, independent = estimate(Statistic("cpu"), groups)
-    _, _, paired = estimate(Statistic("cpu"), groups, paired=True)
-    assert independent is not None and paired is not None
-    assert independent[1] - independent[0] > 0.2, "drawn apart, the drift widens it"
-    assert paired == pytest.approx((0.5, 0.5)), "drawn by round, the drift cancels"
+def test_paired_rounds_are_scaled_by_their_floor_so_the_hosts_drift_cancels() -> None:
+    from benchmarks.bench_stats import paired_estimate
+
+    # Each round's conditions scale every service alike (a shared host); above the
+    # floor, ours always costs half of the built-in.
+    drift = [1.0, 1.63, 0.71, 1.29, 0.93, 1.77, 1.12, 0.41]
+    groups = {
+        "ours.cpu": [1.5 * d for d in drift],
+        "builtin.cpu": [2.0 * d for d in drift],
+        "floor.cpu": [1.0 * d for d in drift],
+    }
+    above = Statistic("cpu", kind="above", base="floor")
+    _, _, independent = estimate(above, groups)
+    assert independent is not None
+    assert independent[1] - independent[0] > 0.5, "drawn on their own, the drift widens it"
+    ours, builtin, value, paired = paired_estimate(above, groups, "floor")
+    assert (ours, builtin) == pytest.approx((0.5 * 1.06, 1.06))
+    assert value == pytest.approx(0.5)
+    assert paired == pytest.approx((0.5, 0.5)), "scaled by round, the drift cancels"
+    _, _, whole, _ = paired_estimate(Statistic("cpu"), groups, "floor")
+    assert whole == pytest.approx(0.75)
+    shown = Row("x", ours, builtin, interval=paired, value=value).cells()[3]
+    assert shown == "0.50 (0.50..0.50)"
     with pytest.raises(ValueError, match="one per round"):
-        estimate(
-            Statistic("cpu"), {"ours.cpu": [1.0, 2.0], "builtin.cpu": [1.0, 2.0, 3.0]}, paired=True
-        )
+        paired_estimate(Statistic("cpu"), {**groups, "ours.cpu": [1.0, 2.0]}, "floor")
 
 
 @pytest.mark.timeout(90)
@@ -370,6 +390,43 @@ def test_before_after_benchmark_runs_against_a_checkout() -> None:
     args = ("--other", str(ROOT), *tiny, "--memory-seconds", "1")
     table = run_benchmark("bench_ab.py", *args, timeout=110, header=header)
     assert "- before output_cpu:" in table
+
+
+def test_rows_an_older_worker_did_not_measure_are_left_out() -> None:
+    from benchmarks.bench_service import build_rows, sample_groups
+
+    def run(calls: bool, service: str = "ours") -> dict[str, Any]:
+        cpu = [{"cpu_s": 1.0, "audio_ms": 100_000, "received_ms": 100_000,
+                "frames": 10, "appends": 10}]  # fmt: skip
+        latency = {"latencies_ms": [1.0], "missing": 0, "cpu_s": 1.0, "audio_ms": 100_000}
+        if calls:
+            latency |= {"wakeups": 5, "writes": 2}
+        result: dict[str, Any] = {
+            "service": service,
+            "output_cpu": cpu,
+            "input_cpu": cpu,
+            "output_latency": latency,
+            "input_latency": latency,
+            "rss_growth_bytes": 0,
+            "memory": {"output_peak_bytes": 1, "input_peak_bytes": 1},
+        }
+        if calls:
+            result["calls"] = {"audio_ms": 100_000, "output_service": 1, "output_total": 2,
+                               "input_service": 1, "input_total": 2}  # fmt: skip
+            result["memory"]["input_peak_no_turn_audio_bytes"] = 1
+        return result
+
+    floors = {"floor": [run(False)], "wire": [run(False)]}
+    labels = [row.metric for row in build_rows(sample_groups({"ours": [run(True)],
+              "builtin": [run(False)], **floors}))]  # fmt: skip
+    assert "Output path CPU s per 100 s of audio, fast stream (whole pipeline)" in labels
+    assert not any("Python calls" in label or "wake-ups" in label for label in labels)
+    assert not any("max_turn_audio_secs=0" in label for label in labels)
+    both = build_rows(sample_groups({"ours": [run(True)], "builtin": [run(True)], **floors}))
+    assert any("Python calls in all" in row.metric for row in both)
+    # The built-in keeps no turn audio: its one input peak stands in that row.
+    versus_builtin = sample_groups({"ours": [run(True)], "builtin": [run(True, "builtin")]})
+    assert "builtin.input_peak_no_turn_audio_mib" in versus_builtin
 
 
 async def test_loop_counts_sees_the_writes_to_a_port_and_the_loop_waking() -> None:
