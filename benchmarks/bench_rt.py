@@ -150,12 +150,6 @@ async def run_all(args: argparse.Namespace) -> dict[str, dict[str, list[float]]]
     return samples
 
 
-_TITLES = {
-    "input": ("Input path", "floor", "the floor"),
-    "output": ("Output path", "wire", "the floor and the WebSocket receive"),
-}
-
-
 def paired_rows(groups: dict[str, list[float]], title: str, base_name: str) -> list[Row]:
     """Whole, above the floor, and the floor against the built-in, rounds kept paired.
 
@@ -208,15 +202,15 @@ def call_rows(samples: dict[str, dict[str, list[float]]], reply_share: float) ->
     sessions any service on this floor could carry against the built-in.
     """
 
-    def call(service: str, base: str | None = None) -> list[float]:
-        inputs = samples["input"][base or service]
-        outputs = samples["output"]["wire" if base else service]
+    def call(input_service: str, output_service: str) -> list[float]:
+        inputs = samples["input"][input_service]
+        outputs = samples["output"][output_service]
         return [i + reply_share * o for i, o in zip(inputs, outputs, strict=True)]
 
     groups = {
-        "ours.cpu": call("ours"),
-        "builtin.cpu": call("builtin"),
-        "floor.cpu": call("", "floor"),
+        "ours.cpu": call("ours", "ours"),
+        "builtin.cpu": call("builtin", "builtin"),
+        "floor.cpu": call("floor", "wire"),
     }
     title = f"A call (input all along, output {reply_share:.0%} of it), CPU s per 100 s"
     return paired_rows(groups, title, "the floors")
