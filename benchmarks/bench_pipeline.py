@@ -75,16 +75,12 @@ def make_service(
         audio = events.AudioConfiguration(input=events.AudioInput(turn_detection=False))
         session = events.SessionProperties(audio=audio)
     settings = OpenAIRealtimeLLMService.Settings(session_properties=session)
+    extra: dict[str, Any] = {}
     if not turn_audio:
         from pipecat_realtime_openai import ReconnectOptions
 
-        return OpenAIRealtimeLLMService(
-            api_key="sk-bench",
-            base_url=url,
-            settings=settings,
-            reconnect=ReconnectOptions(max_turn_audio_secs=0),
-        )
-    return OpenAIRealtimeLLMService(api_key="sk-bench", base_url=url, settings=settings)
+        extra["reconnect"] = ReconnectOptions(max_turn_audio_secs=0)
+    return OpenAIRealtimeLLMService(api_key="sk-bench", base_url=url, settings=settings, **extra)
 
 
 def input_frames(seconds: float) -> list[InputAudioRawFrame]:

@@ -211,12 +211,12 @@ def sample_groups(runs: dict[str, list[dict[str, Any]]]) -> dict[str, list[float
         # (A worker of an older checkout, in bench_ab.py, may not measure the newer
         # groups: they are left out, and so are their rows.)
         no_turn_audio = [
-            "input_peak_bytes" if r.get("service") == "builtin" else NO_TURN_AUDIO_PEAK
+            r["memory"].get(INPUT_PEAK if r.get("service") == "builtin" else NO_TURN_AUDIO_PEAK)
             for r in rounds
         ]
-        if all(key in r["memory"] for key, r in zip(no_turn_audio, rounds, strict=True)):
+        if None not in no_turn_audio:
             groups[f"{service}.input_peak_no_turn_audio_mib"] = [
-                r["memory"][key] / MIB for key, r in zip(no_turn_audio, rounds, strict=True)
+                peak / MIB for peak in no_turn_audio
             ]
         groups[f"{service}.rss_growth_mib"] = [r["rss_growth_bytes"] / MIB for r in rounds]
         for path in ("output", "input"):
@@ -235,6 +235,8 @@ def sample_groups(runs: dict[str, list[dict[str, Any]]]) -> dict[str, list[float
     return groups
 
 
+INPUT_PEAK = "input_peak_bytes"
+"""The traced peak of the input run, as every service measures it."""
 NO_TURN_AUDIO_PEAK = "input_peak_no_turn_audio_bytes"
 """Ours: the input peak of the same run without the turn audio kept for restores."""
 

@@ -217,10 +217,14 @@ def estimate(
     denominators = statistic.of(draws, "builtin")
     if np.any(denominators == 0):
         return ours, builtin, None
-    ratios = statistic.of(draws, "ours") / denominators
+    return ours, builtin, _interval(statistic.of(draws, "ours") / denominators, level)
+
+
+def _interval(ratios: np.ndarray, level: float) -> tuple[float, float]:
+    """The central ``level`` share of the drawn ratios (percentile bootstrap)."""
     tail = (1 - level) / 2 * 100
     low, high = np.percentile(ratios, [tail, 100 - tail])
-    return ours, builtin, (float(low), float(high))
+    return float(low), float(high)
 
 
 def paired_estimate(
@@ -281,10 +285,7 @@ def paired_estimate(
     denominators = statistic.of(draws, "builtin")
     if np.any(denominators == 0):
         return ours, builtin, value, None
-    ratios = statistic.of(draws, "ours") / denominators
-    tail = (1 - level) / 2 * 100
-    low, high = np.percentile(ratios, [tail, 100 - tail])
-    return ours, builtin, value, (float(low), float(high))
+    return ours, builtin, value, _interval(statistic.of(draws, "ours") / denominators, level)
 
 
 def median(values: Sequence[float]) -> float:

@@ -30,7 +30,7 @@ import json
 import sys
 import time
 import tracemalloc
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
@@ -268,29 +268,34 @@ class Bench:
             await self.drop_record(session)
         async with self.session(self.fast_url) as session:
             counter = CallCounter(*counter_args)
-
-            async def push_and_wait() -> None:
-                await self.push_input(session, seconds, paced=False)
-                await self.wait_input(session, seconds)
-
-            await counter.count(push_and_wait)
+            await counter.count(lambda: self.push_all(session, seconds))
             results["input_service"], results["input_total"] = counter.package, counter.total
             await self.drop_record(session)
         return results
+
+    async def push_all(self, session: Session, seconds: float) -> None:
+        """Push ``seconds`` of input at once and wait until the server has it."""
+        await self.push_input(session, seconds, paced=False)
+        await self.wait_input(session, seconds)
+
+    @staticmethod
+    async def traced_growth(step: Awaitable[Any]) -> int:
+        """How far the traced peak rose above the memory in use while ``step`` ran.
+
+        tracemalloc must be running, its peak reset by the caller.
+        """
+        base = tracemalloc.get_traced_memory()[0]
+        await step
+        return tracemalloc.get_traced_memory()[1] - base
 
     async def memory(self) -> dict[str, Any]:
         seconds = self.args.memory_seconds
         async with self.session(self.fast_url) as session:
             tracemalloc.start()
             try:
-                base = tracemalloc.get_traced_memory()[0]
-                await self.reply(session, seconds)
-                output_peak = tracemalloc.get_traced_memory()[1] - base
+                output_peak = await self.traced_growth(self.reply(session, seconds))
                 tracemalloc.reset_peak()
-                base = tracemalloc.get_traced_memory()[0]
-                await self.push_input(session, seconds, paced=False)
-                await self.wait_input(session, seconds)
-                input_peak = tracemalloc.get_traced_memory()[1] - base
+                input_peak = await self.traced_growth(self.push_all(session, seconds))
             finally:
                 tracemalloc.stop()
             await self.drop_record(session)
@@ -306,10 +311,7 @@ class Bench:
         async with self.session(self.fast_url, turn_audio=turn_audio) as session:
             tracemalloc.start()
             try:
-                base = tracemalloc.get_traced_memory()[0]
-                await self.push_input(session, seconds, paced=False)
-                await self.wait_input(session, seconds)
-                peak = tracemalloc.get_traced_memory()[1] - base
+                peak = await self.traced_growth(self.push_all(session, seconds))
             finally:
                 tracemalloc.stop()
             await self.drop_record(session)
