@@ -1,7 +1,10 @@
 """Flushable low-latency streaming resampler for 16-bit PCM, and stereo downmix.
 
 The resampler is a polyphase windowed-sinc (Kaiser) FIR evaluated with one matrix product
-per call. Each output sample is centred on its exact input-time position, so the only
+per call, over blocks of several polyphase groups at once (a banded matrix): with 3
+outputs per group the product would be too thin for BLAS, and the overlapping input
+windows it needs copied would be copied once per group instead of once per block.
+Each output sample is centred on its exact input-time position, so the only
 delay is half the kernel width (about 1-3 ms for speech rates), far below the 16-100 ms a
 high-quality soxr stream holds back. Whatever is held back is returned by `flush()`, so no
 audio is lost at the end of an utterance.
@@ -26,6 +29,9 @@ _ATTENUATION_DB = 55.0
 _TRANSITION_FRACTION = 0.3
 _INT16_MIN = -32768.0
 _INT16_MAX = 32767.0
+# Outputs per block of groups (see `_block_matrix`): enough columns for BLAS to use its
+# kernels well, few enough that the block's extra rows (zeros) stay cheap.
+_BLOCK_OUTPUTS = 12
 
 
 def _kaiser_beta(attenuation_db: float) -> float:
@@ -66,6 +72,20 @@ def _design_polyphase(up: int, down: int, low_nyquist: float) -> tuple[np.ndarra
     return kernel.astype(np.float32), lo
 
 
+def _block_matrix(matrix: np.ndarray, down: int, groups: int) -> np.ndarray:
+    """Stack a group's matrix into one for `groups` consecutive groups.
+
+    Group ``i`` of a block reads the block's input from ``i * down`` on and writes
+    outputs ``i * up`` to ``(i + 1) * up``; every other entry of its columns is zero, so
+    each output is the same sum of the same products as with the group's own matrix.
+    """
+    span, up = matrix.shape
+    block = np.zeros((span + down * (groups - 1), up * groups), dtype=np.float32)
+    for i in range(groups):
+        block[down * i : down * i + span, up * i : up * (i + 1)] = matrix
+    return block
+
+
 class StreamResampler:
     """Streaming sample-rate converter for mono 16-bit little-endian PCM.
 
@@ -92,12 +112,24 @@ class StreamResampler:
         self._down = in_rate // common
         self._passthrough = in_rate == out_rate
         low_nyquist = 0.5 * min(in_rate, out_rate) / in_rate
-        self._matrix, lo = _design_polyphase(self._up, self._down, low_nyquist)
-        self._span = self._matrix.shape[0]
+        matrix, lo = _design_polyphase(self._up, self._down, low_nyquist)
+        self._span = matrix.shape[0]
+        self._block_groups = max(1, _BLOCK_OUTPUTS // self._up)
+        self._block = _block_matrix(matrix, self._down, self._block_groups)
+        self._block_span = self._block.shape[0]
+        # Input a block may read past the buffered samples, for groups not yet complete
+        # (their outputs are dropped, but the buffer must hold the reads).
+        self._overhang = self._block_span
         # The first window starts -lo samples before the stream: that history is silence.
         self._history = -lo
-        self._buf = np.zeros(max(4096, 4 * self._span), dtype=np.float32)
+        self._buf = np.zeros(max(4096, 4 * self._block_span), dtype=np.float32)
         self._fill = self._history
+        # The buffer starts at a block; this many of its groups were already returned.
+        # A group is always computed at the same place in a block, so each output is the
+        # same sum however the input was chunked (BLAS may still round it differently).
+        self._done = 0
+        self._high = np.full(0, _INT16_MAX, dtype=np.float32)
+        self._low = np.full(0, _INT16_MIN, dtype=np.float32)
         self._in_total = 0
         self._out_total = 0
         self._pending = bytearray()  # passthrough only
@@ -134,8 +166,8 @@ class StreamResampler:
             self._pending += pcm
             return
         end = self._fill + n
-        if end > len(self._buf):
-            grown = np.zeros(max(end, 2 * len(self._buf)), dtype=np.float32)
+        if end + self._overhang > len(self._buf):
+            grown = np.zeros(max(end + self._overhang, 2 * len(self._buf)), dtype=np.float32)
             grown[: self._fill] = self._buf[: self._fill]
             self._buf = grown
         self._buf[self._fill : end] = np.frombuffer(pcm, dtype="<i2")
@@ -145,9 +177,13 @@ class StreamResampler:
         """Number of output samples `drain()` would return now."""
         if self._passthrough:
             return len(self._pending) // 2
+        return (self._groups() - self._done) * self._up
+
+    def _groups(self) -> int:
+        """Groups (from the buffer's start) whose input is all buffered."""
         if self._fill < self._span:
             return 0
-        return ((self._fill - self._span) // self._down + 1) * self._up
+        return (self._fill - self._span) // self._down + 1
 
     def input_needed(self, outputs: int) -> int:
         """Input samples still to feed before `drain()` can return at least `outputs` samples.
@@ -162,7 +198,7 @@ class StreamResampler:
             return max(0, outputs - len(self._pending) // 2)
         if outputs <= 0:
             return 0
-        groups = -(-outputs // self._up)
+        groups = self._done + -(-outputs // self._up)
         return max(0, self._span + (groups - 1) * self._down - self._fill)
 
     def drain(self) -> bytes:
@@ -176,24 +212,43 @@ class StreamResampler:
             self._pending.clear()
             self._out_total += len(out) // 2
             return out
-        groups = 0 if self._fill < self._span else (self._fill - self._span) // self._down + 1
-        if groups == 0:
+        groups = self._groups()
+        if groups <= self._done:
             return b""
+        per_block = self._block_groups
+        blocks = -(-groups // per_block)
         windows = np.ndarray(
-            (groups, self._span),
+            (blocks, self._block_span),
             dtype=np.float32,
             buffer=self._buf,
-            strides=(self._down * 4, 4),
+            strides=(per_block * self._down * 4, 4),
         )
         # The windows overlap in memory, which BLAS cannot take: copying them to a
         # contiguous block first is cheaper than letting np.dot do it internally.
-        out = np.dot(np.ascontiguousarray(windows), self._matrix)
-        consumed = groups * self._down
+        out = np.dot(np.ascontiguousarray(windows), self._block).reshape(-1)
+        out = out[self._done * self._up : groups * self._up]
+        # Whole blocks are done with; a partial one is computed again next time.
+        full = groups // per_block
+        consumed = full * per_block * self._down
         remaining = self._fill - consumed
         self._buf[:remaining] = self._buf[consumed : self._fill]
         self._fill = remaining
-        self._out_total += groups * self._up
-        return _to_pcm16(out)
+        self._done = groups - full * per_block
+        self._out_total += len(out)
+        return self._to_pcm16(out)
+
+    def _to_pcm16(self, samples: np.ndarray) -> bytes:
+        # In-place rounding and clipping: the filter can overshoot full scale slightly.
+        # The bounds are arrays as long as the samples: a ufunc broadcasting a scalar
+        # takes twice as long on a batch this short.
+        n = len(samples)
+        if len(self._high) < n:
+            self._high = np.full(n, _INT16_MAX, dtype=np.float32)
+            self._low = np.full(n, _INT16_MIN, dtype=np.float32)
+        np.rint(samples, out=samples)
+        np.minimum(samples, self._high[:n], out=samples)
+        np.maximum(samples, self._low[:n], out=samples)
+        return samples.astype("<i2").tobytes()
 
     def process(self, pcm: bytes | bytearray | memoryview) -> bytes:
         """Feed input and return all output that is ready.
@@ -222,7 +277,7 @@ class StreamResampler:
             out = b""
         else:
             # Silence after the stream's end lets the filter reach its last outputs.
-            groups_needed = -(-missing // self._up)
+            groups_needed = self._done + -(-missing // self._up)
             needed = self._span + (groups_needed - 1) * self._down
             pad = max(0, needed - self._fill)
             self.feed(bytes(2 * pad))
@@ -234,17 +289,10 @@ class StreamResampler:
         """Drop all buffered input and start a new stream."""
         self._buf[: self._history] = 0.0
         self._fill = self._history
+        self._done = 0
         self._in_total = 0
         self._out_total = 0
         self._pending.clear()
-
-
-def _to_pcm16(samples: np.ndarray) -> bytes:
-    # In-place rounding and clipping: the filter can overshoot full scale slightly.
-    np.rint(samples, out=samples)
-    np.minimum(samples, _INT16_MAX, out=samples)
-    np.maximum(samples, _INT16_MIN, out=samples)
-    return samples.astype("<i2").tobytes()
 
 
 def downmix_to_mono(pcm: bytes | bytearray | memoryview, channels: int) -> bytes:

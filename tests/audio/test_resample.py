@@ -82,17 +82,28 @@ def test_length_conserved_for_any_chunking(pair: tuple[int, int], sizes: list[in
 
 
 @settings(max_examples=25, deadline=None)
-@given(st.lists(st.integers(min_value=1, max_value=1500), min_size=2, max_size=12))
-def test_output_does_not_depend_on_chunking(sizes: list[int]) -> None:
-    pcm = tone(16000, 523, sum(sizes) / 16000).tobytes()
-    whole = run_stream(StreamResampler(16000, 24000), pcm, len(pcm))
-    resampler = StreamResampler(16000, 24000)
+@given(
+    st.sampled_from(RATE_PAIRS),
+    st.lists(st.integers(min_value=1, max_value=1500), min_size=2, max_size=12),
+)
+def test_output_does_not_depend_on_chunking(pair: tuple[int, int], sizes: list[int]) -> None:
+    # The same samples, up to the float rounding of the filter's sums: BLAS may order a
+    # product's sums differently for a different number of rows, which can move a sample
+    # that lies on a rounding boundary by one step. Lost, repeated or misplaced input
+    # would move many samples by far more.
+    in_rate, out_rate = pair
+    pcm = tone(in_rate, 523, sum(sizes) / in_rate).tobytes()
+    whole = run_stream(StreamResampler(in_rate, out_rate), pcm, len(pcm))
+    resampler = StreamResampler(in_rate, out_rate)
     pieces, start = [], 0
     for size in sizes:
         pieces.append(resampler.process(pcm[start : start + 2 * size]))
         start += 2 * size
     pieces.append(resampler.flush())
-    assert b"".join(pieces) == whole
+    chunked = np.frombuffer(b"".join(pieces), "<i2").astype(np.int32)
+    expected = np.frombuffer(whole, "<i2").astype(np.int32)
+    assert len(chunked) == len(expected)
+    assert np.abs(chunked - expected).max(initial=0) <= 1
 
 
 @pytest.mark.parametrize(
