@@ -212,7 +212,9 @@ class StreamResampler:
             self._pending.clear()
             self._out_total += len(out) // 2
             return out
-        groups = self._groups()
+        # _groups(), inline: this runs once per batch.
+        fill = self._fill
+        groups = 0 if fill < self._span else (fill - self._span) // self._down + 1
         if groups <= self._done:
             return b""
         per_block = self._block_groups
@@ -230,8 +232,8 @@ class StreamResampler:
         # Whole blocks are done with; a partial one is computed again next time.
         full = groups // per_block
         consumed = full * per_block * self._down
-        remaining = self._fill - consumed
-        self._buf[:remaining] = self._buf[consumed : self._fill]
+        remaining = fill - consumed
+        self._buf[:remaining] = self._buf[consumed:fill]
         self._fill = remaining
         self._done = groups - full * per_block
         self._out_total += len(out)
