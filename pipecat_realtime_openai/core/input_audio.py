@@ -162,6 +162,15 @@ class InputAudio:
             self._outbox.append(encode_append(preroll))
             self._turn_audio.timeline.on_sent(preroll)
 
+    def user_started_speaking(self) -> None:
+        """Manual turns: the pipeline's turn detection heard the user start.
+
+        The turn's audio is kept from here, less the pre-roll (see
+        :meth:`TurnAudio.on_local_speech_started`).
+        """
+        if self._keep_preroll:
+            self._turn_audio.on_local_speech_started(self._preroll_secs * 1000)
+
     def set_manual_turns(self, manual: bool) -> None:
         """Keep a pre-roll of recent audio (manual turn mode only)."""
         self._keep_preroll = manual

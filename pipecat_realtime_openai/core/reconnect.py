@@ -138,7 +138,9 @@ class ReconnectOptions:
         max_turn_audio_secs: Longest spoken user turn whose audio is kept, so that a
             restore can recreate a turn that has no transcript (input transcription
             off, or the connection dropped before the transcript came). Audio is
-            kept only while a turn is open, plus a 5 s tail between turns; at 24 kHz
+            kept only while a turn is open (in manual turn mode from the pipeline's
+            speech start, less the pre-roll, once it reports one; else from the last
+            commit), plus a 5 s tail between turns; at 24 kHz
             that is 48 KB per second of speech. 0 keeps none: the memory a session
             needs is then that of a service without restores, and a turn without a
             transcript is left out of a restore.

@@ -13,8 +13,11 @@ Only what a turn can still need is kept: the audio from the start of each open t
 speech start not yet stopped, a manual turn not yet committed), at most ``keep_ms`` of
 it, and otherwise a short tail (``idle_keep_ms``) that covers the server's
 ``prefix_padding_ms`` and the time its ``speech_started`` takes to arrive, because that
-event points back to audio already sent. Between turns a session therefore holds a few
-seconds of audio, not the minute a long turn may need.
+event points back to audio already sent. A manual turn opens at the last commit or
+clear, or, once the pipeline's turn detection has reported where the user starts
+speaking, at that start less the pre-roll: what came before it is not the user's turn.
+Between turns a session therefore holds a few seconds of audio, not the minute a long
+turn may need.
 
 Pure bookkeeping, no I/O. The hot path (:meth:`InputAudioTimeline.on_sent`) extends a
 buffer and compares one length; trimming runs at most once per second of audio.
@@ -131,6 +134,10 @@ class TurnAudio:
         self._commits: deque[tuple[float, float]] = deque()
         # Manual turns: the audio since the last commit or clear is the next turn.
         self._manual = False
+        # Manual turns, once the pipeline reports speech starts: where the user's current
+        # speech began, less the pre-roll (None while the user is not speaking).
+        self._local_starts = False
+        self._speaking_from: float | None = None
 
     def set_manual(self, manual: bool) -> None:
         """Whether the client commits turns (no server turn detection)."""
@@ -142,7 +149,9 @@ class TurnAudio:
         starts = list(self._speech_starts.values())
         starts.extend(start for start, _ in self._commits)
         if self._manual:
-            starts.append(self._turn_start_ms)
+            start = self._turn_start_ms if not self._local_starts else self._speaking_from
+            if start is not None:
+                starts.append(start)
         self.timeline.hold_from(min(starts) if starts else None)
 
     def on_speech_started(self, item_id: str, audio_start_ms: float) -> None:
@@ -162,16 +171,36 @@ class TurnAudio:
         self._hold()
         return audio
 
+    def on_local_speech_started(self, lead_ms: float) -> None:
+        """Manual turns: the pipeline's turn detection says the user started speaking.
+
+        From now on a manual turn is kept from its speech start, not from the last
+        commit, and between turns only the tail is kept.
+
+        Args:
+            lead_ms: Audio before the start that belongs to the turn (the pre-roll:
+                speech began before the detector fired).
+        """
+        self._local_starts = True
+        if self._speaking_from is None:
+            self._speaking_from = max(self._turn_start_ms, self.timeline.position_ms - lead_ms)
+        self._hold()
+
     def on_commit_sent(self) -> None:
         """Manual turns: the client committed the buffer; its audio becomes the next item."""
         end = self.timeline.position_ms
-        self._commits.append((self._turn_start_ms, end))
+        start = self._turn_start_ms if self._speaking_from is None else self._speaking_from
+        self._commits.append((start, end))
         self._turn_start_ms = end
+        self._speaking_from = None
         self._hold()
 
     def on_clear_sent(self) -> None:
         """The client cleared the buffer: the next turn starts here."""
         self._turn_start_ms = self.timeline.position_ms
+        if self._speaking_from is not None:
+            # The user is still speaking; the cleared audio is gone from the server.
+            self._speaking_from = self._turn_start_ms
         self._hold()
 
     def on_committed(self, item_id: str) -> bytes | None:
@@ -194,5 +223,6 @@ class TurnAudio:
         self._speech_starts.clear()
         self._commits.clear()
         self._turn_start_ms = 0.0
+        self._speaking_from = None
         self.timeline.reset()
         self._hold()

@@ -75,8 +75,10 @@ class UserInputs(ConnectionSteps):
         """
         self._local_speech = True
         out: list[Action] = []
-        if now is not None and self.manual_turns:
-            self._turns_ended(self._timeline.user_started(now), out)
+        if self.manual_turns:
+            self._input.user_started_speaking()
+            if now is not None:
+                self._turns_ended(self._timeline.user_started(now), out)
         return out
 
     def user_stopped_speaking(self, now: float | None = None) -> list[Action]:

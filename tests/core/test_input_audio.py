@@ -168,3 +168,32 @@ def test_video_rate_limit():
     assert not video.accept(10.4)
     assert video.accept(10.5)
     assert not VideoRateLimit(max_fps=0).accept(0.0), "0 fps sends no video"
+
+
+def test_a_manual_speech_start_opens_the_turn_less_the_preroll():
+    turns = TurnAudio(InputAudioTimeline(PCM24, 60_000, idle_keep_ms=2_000))
+    inp = InputAudio(PCM24, turns, batch_ms=40, max_pending_secs=10.0, preroll_secs=0.5)
+    inp.set_manual_turns(True)
+    inp.release()
+    texts: list[str] = []
+    for n in range(10):  # 10 s before the user speaks
+        texts.extend(inp.push(ramp(24_000, n * 24_000), 24000, 1))
+    inp.user_started_speaking()
+    texts.extend(inp.push(ramp(24_000, 10 * 24_000), 24000, 1))
+    inp.commit()
+    texts.extend(inp.take())
+    assert audio(texts) == ramp(11 * 24_000), "the server gets all of it"
+    # The commit's audio: the second of speech and the half second of pre-roll before it.
+    kept = turns.on_committed("item_1")
+    assert kept == ramp(36_000, 9 * 24_000 + 12_000)
+
+
+def test_a_speech_start_in_server_vad_mode_changes_nothing():
+    turns = TurnAudio(InputAudioTimeline(PCM24, 60_000))
+    inp = InputAudio(PCM24, turns, batch_ms=40, max_pending_secs=10.0, preroll_secs=0.5)
+    inp.release()
+    inp.push(ramp(24_000), 24000, 1)
+    inp.user_started_speaking()
+    inp.set_manual_turns(True)
+    inp.commit()
+    assert turns.on_committed("item_1") == ramp(24_000), "the buffer since the last commit"

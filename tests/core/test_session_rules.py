@@ -582,3 +582,23 @@ def test_a_change_the_server_never_answers_is_logged_as_lost(logs):
     kit.now = 7.0
     kit.event("rate_limits.updated", rate_limits=[])
     assert any("no answer from the server to the create" in line for line in logs)
+
+
+def test_manual_turns_keep_turn_audio_from_the_pipelines_speech_start():
+    kit = Kit({"type": "realtime", "audio": {"input": {"turn_detection": None}}})
+    kit.connect()
+    session = kit.session
+    timeline = session._turn_audio.timeline  # what a restore could still slice
+    silence = bytes(2 * 480)  # 20 ms at 24 kHz
+    session.user_started_speaking()
+    for _ in range(50):
+        session.user_audio(silence, 24000, 1)
+    session.user_stopped_speaking()
+    kit.event("input_audio_buffer.committed", item_id="item_1", previous_item_id=None)
+    for _ in range(500):  # 10 s with the user silent (the bot talking)
+        session.user_audio(silence, 24000, 1)
+    assert timeline.kept_bytes <= 48 * 6_000, "between turns only the tail is kept"
+    session.user_started_speaking()
+    for _ in range(500):
+        session.user_audio(silence, 24000, 1)
+    assert timeline.kept_bytes >= 48 * 10_000, "a turn the pipeline opened is kept whole"

@@ -156,6 +156,48 @@ def test_manual_turns_keep_the_audio_since_the_last_commit():
     assert turns.timeline.kept_bytes <= PCM.bytes_from_ms(5_000), "a clear starts a new turn"
 
 
+def test_manual_turns_start_where_the_pipeline_hears_speech():
+    turns = TurnAudio(InputAudioTimeline(PCM, keep_ms=60_000, idle_keep_ms=2_000))
+    turns.set_manual(True)
+    _stream(turns, 1_000)
+    turns.on_local_speech_started(lead_ms=400)  # at 1 s: the turn's audio from 0.6 s
+    _stream(turns, 2_000)
+    turns.on_commit_sent()
+    assert turns.on_committed("item_1") == ramp(2_400, 600)
+    _stream(turns, 10_000)  # the bot talks for 10 s, the user is silent
+    assert turns.timeline.kept_bytes <= PCM.bytes_from_ms(3_000), (
+        "once speech starts are reported, only the tail is kept between turns"
+    )
+    turns.on_local_speech_started(lead_ms=400)  # at 13 s
+    turns.on_local_speech_started(lead_ms=0)  # a repeated start keeps the first
+    _stream(turns, 1_000)
+    turns.on_commit_sent()
+    assert turns.on_committed("item_2") == ramp(1_400, 12_600)
+
+
+def test_a_clear_while_the_user_speaks_starts_the_turn_at_the_clear():
+    turns = TurnAudio(InputAudioTimeline(PCM, keep_ms=60_000, idle_keep_ms=2_000))
+    turns.set_manual(True)
+    _stream(turns, 3_000)
+    turns.on_local_speech_started(lead_ms=400)
+    _stream(turns, 600)
+    turns.on_clear_sent()  # an interruption: the server's buffer is emptied
+    _stream(turns, 1_000)  # the pre-roll again, then the rest of the turn
+    turns.on_commit_sent()
+    assert turns.on_committed("item_1") == ramp(1_000, 3_600)
+
+
+def test_a_manual_commit_without_a_reported_start_takes_the_buffer_since_the_commit():
+    turns = TurnAudio(InputAudioTimeline(PCM, keep_ms=60_000, idle_keep_ms=2_000))
+    turns.set_manual(True)
+    turns.on_local_speech_started(lead_ms=400)
+    turns.on_commit_sent()
+    assert turns.on_committed("item_1") is None, "no audio in that turn"
+    _stream(turns, 1_600)  # within the tail: still there
+    turns.on_commit_sent()
+    assert turns.on_committed("item_2") == ramp(1_600)
+
+
 def test_keeping_no_turn_audio_still_counts_positions():
     # max_turn_audio_secs=0: no audio is held, yet positions advance, so a later
     # change of mind or a format switch still lines up with the server's offsets.
