@@ -223,6 +223,8 @@ class TurnAudio:
         self._speech_starts.clear()
         self._commits.clear()
         self._turn_start_ms = 0.0
-        self._speaking_from = None
+        if self._speaking_from is not None:
+            # The user is still speaking: the turn goes on from the new connection's start.
+            self._speaking_from = 0.0
         self.timeline.reset()
         self._hold()

@@ -198,6 +198,18 @@ def test_a_manual_commit_without_a_reported_start_takes_the_buffer_since_the_com
     assert turns.on_committed("item_2") == ramp(1_600)
 
 
+def test_speech_open_across_a_reconnect_is_kept_from_the_new_connections_start():
+    turns = TurnAudio(InputAudioTimeline(PCM, keep_ms=60_000, idle_keep_ms=2_000))
+    turns.set_manual(True)
+    _stream(turns, 1_000)
+    turns.on_local_speech_started(lead_ms=400)
+    _stream(turns, 1_000)
+    turns.reset()  # the socket dropped while the user was speaking
+    _stream(turns, 8_000)  # longer than the tail: still the same turn
+    turns.on_commit_sent()
+    assert turns.on_committed("item_1") == ramp(8_000)
+
+
 def test_keeping_no_turn_audio_still_counts_positions():
     # max_turn_audio_secs=0: no audio is held, yet positions advance, so a later
     # change of mind or a format switch still lines up with the server's offsets.
