@@ -168,8 +168,7 @@ class InputAudio:
         The turn's audio is kept from here, less the pre-roll (see
         :meth:`TurnAudio.on_local_speech_started`).
         """
-        if self._keep_preroll:
-            self._turn_audio.on_local_speech_started(self._preroll_secs * 1000)
+        self._turn_audio.on_local_speech_started(self._preroll_secs * 1000)
 
     def set_manual_turns(self, manual: bool) -> None:
         """Keep a pre-roll of recent audio (manual turn mode only)."""

@@ -181,6 +181,8 @@ class TurnAudio:
             lead_ms: Audio before the start that belongs to the turn (the pre-roll:
                 speech began before the detector fired).
         """
+        if not self._manual:
+            return  # server VAD says where turns start
         self._local_starts = True
         if self._speaking_from is None:
             self._speaking_from = max(self._turn_start_ms, self.timeline.position_ms - lead_ms)

@@ -113,6 +113,13 @@ def _stream(turns: TurnAudio, ms: int) -> None:
         turns.timeline.on_sent(ramp(40, position))
 
 
+def _manual_turns() -> TurnAudio:
+    """Manual turns, 60 s per turn at most and a 2 s tail between turns."""
+    turns = TurnAudio(InputAudioTimeline(PCM, keep_ms=60_000, idle_keep_ms=2_000))
+    turns.set_manual(True)
+    return turns
+
+
 def test_between_turns_only_a_short_tail_is_kept():
     turns = TurnAudio(InputAudioTimeline(PCM, keep_ms=60_000, idle_keep_ms=2_000))
     _stream(turns, 30_000)  # 30 s of audio and no turn
@@ -140,8 +147,7 @@ def test_an_open_turn_is_kept_whole_up_to_the_longest_turn():
 
 
 def test_manual_turns_keep_the_audio_since_the_last_commit():
-    turns = TurnAudio(InputAudioTimeline(PCM, keep_ms=60_000, idle_keep_ms=2_000))
-    turns.set_manual(True)
+    turns = _manual_turns()
     turns.on_clear_sent()
     _stream(turns, 8_000)  # one 8 s manual turn, longer than the tail
     turns.on_commit_sent()
@@ -157,8 +163,7 @@ def test_manual_turns_keep_the_audio_since_the_last_commit():
 
 
 def test_manual_turns_start_where_the_pipeline_hears_speech():
-    turns = TurnAudio(InputAudioTimeline(PCM, keep_ms=60_000, idle_keep_ms=2_000))
-    turns.set_manual(True)
+    turns = _manual_turns()
     _stream(turns, 1_000)
     turns.on_local_speech_started(lead_ms=400)  # at 1 s: the turn's audio from 0.6 s
     _stream(turns, 2_000)
@@ -176,8 +181,7 @@ def test_manual_turns_start_where_the_pipeline_hears_speech():
 
 
 def test_a_clear_while_the_user_speaks_starts_the_turn_at_the_clear():
-    turns = TurnAudio(InputAudioTimeline(PCM, keep_ms=60_000, idle_keep_ms=2_000))
-    turns.set_manual(True)
+    turns = _manual_turns()
     _stream(turns, 3_000)
     turns.on_local_speech_started(lead_ms=400)
     _stream(turns, 600)
@@ -188,8 +192,7 @@ def test_a_clear_while_the_user_speaks_starts_the_turn_at_the_clear():
 
 
 def test_a_manual_commit_without_a_reported_start_takes_the_buffer_since_the_commit():
-    turns = TurnAudio(InputAudioTimeline(PCM, keep_ms=60_000, idle_keep_ms=2_000))
-    turns.set_manual(True)
+    turns = _manual_turns()
     turns.on_local_speech_started(lead_ms=400)
     turns.on_commit_sent()
     assert turns.on_committed("item_1") is None, "no audio in that turn"
@@ -199,8 +202,7 @@ def test_a_manual_commit_without_a_reported_start_takes_the_buffer_since_the_com
 
 
 def test_speech_open_across_a_reconnect_is_kept_from_the_new_connections_start():
-    turns = TurnAudio(InputAudioTimeline(PCM, keep_ms=60_000, idle_keep_ms=2_000))
-    turns.set_manual(True)
+    turns = _manual_turns()
     _stream(turns, 1_000)
     turns.on_local_speech_started(lead_ms=400)
     _stream(turns, 1_000)
