@@ -82,6 +82,12 @@ WORDS = ("Hi", "Sure", "Okay", "Yes", "Right", "Got it", "Alright")
 # Boundary moments aim within this much of the boundary (either side).
 NEAR_MS = 25
 BYTES_PER_MS = 48  # 24 kHz 16-bit mono, the session output format
+# How long a lane waits for one step before calling itself stuck. The 64 lanes play
+# at real time and already ask about as much CPU as two cores give, so any other load
+# on the host stretches every step; the shared 5 s waits then time out on lanes that
+# are slow, not stuck (seen with six CPU burners beside the test: lanes a chunk short
+# of the reply's end). A lane that is really stuck still fails, only later.
+LANE_WAIT_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -238,8 +244,8 @@ class Lane:
         self.transport = PlayoutTransport()
         self.harness = Harness(service, self.transport)
         await self.harness.start()
-        self.conn = await sim.wait_for_connection()
-        await self.conn.wait_for_server_event("session.updated")
+        self.conn = await sim.wait_for_connection(timeout_s=LANE_WAIT_S)
+        await self.conn.wait_for_server_event("session.updated", timeout_s=LANE_WAIT_S)
 
     async def close(self) -> None:
         """Stop the pipeline; cancel it if it does not end (a failing lane may hang)."""
@@ -306,10 +312,14 @@ class Lane:
         if self.manual:
             segment = self.transport.segments + 1
             await self.harness.send(*self.frames(tone(200)), UserStoppedSpeakingFrame())
-            await self.conn.wait_for_client_event("input_audio_buffer.commit", count=self._turns)
+            await self.conn.wait_for_client_event(
+                "input_audio_buffer.commit", count=self._turns, timeout_s=LANE_WAIT_S
+            )
             return segment
         await self.harness.send(*self.frames(tone(200)))
-        await self.transport.wait_passed(ProposedUserStartedSpeakingFrame, self._turns)
+        await self.transport.wait_passed(
+            ProposedUserStartedSpeakingFrame, self._turns, timeout_s=LANE_WAIT_S
+        )
         await self.send_interruption()
         segment = self.transport.segments + 1
         await self.harness.send(*self.frames(silence(400)))
@@ -319,8 +329,10 @@ class Lane:
         """Push an ``InterruptionFrame`` and wait until the transport stopped playing."""
         self._interruptions += 1
         await self.harness.send(InterruptionFrame())
-        await self.transport.wait_passed(InterruptionFrame, self._interruptions)
-        await self.transport.wait_quiet()
+        await self.transport.wait_passed(
+            InterruptionFrame, self._interruptions, timeout_s=LANE_WAIT_S
+        )
+        await self.transport.wait_quiet(timeout_s=LANE_WAIT_S)
 
     async def interrupt_one(self, moment: Moment) -> None:
         self.report.aimed[moment.situation] += 1
@@ -349,13 +361,19 @@ class Lane:
             index = min(int(moment.pick * len(sizes)), len(sizes) - 1)
             start = sum(sizes[:index])
             inner = max(sizes[index] - 2 * near, 0)
-            await transport.wait_segment_position(segment, start + near + moment.where * inner)
+            await transport.wait_segment_position(
+                segment, start + near + moment.where * inner, timeout_s=LANE_WAIT_S
+            )
         elif situation == "between_items":
             index = min(int(moment.pick * (len(sizes) - 1)), len(sizes) - 2)
             boundary = sum(sizes[: index + 1])
-            await transport.wait_segment_position(segment, boundary + (moment.where * 2 - 1) * near)
+            await transport.wait_segment_position(
+                segment, boundary + (moment.where * 2 - 1) * near, timeout_s=LANE_WAIT_S
+            )
         elif moment.variant < 0.5:  # at_end: just before the last sample is heard
-            await transport.wait_segment_position(segment, total - moment.where * near)
+            await transport.wait_segment_position(
+                segment, total - moment.where * near, timeout_s=LANE_WAIT_S
+            )
         else:  # at_end: just after the bot stopped speaking
             await self.wait_segment_over(segment)
             await asyncio.sleep(moment.where * 0.03)
@@ -364,18 +382,22 @@ class Lane:
     async def wait_around_tool(self, moment: Moment, segment: int) -> None:
         if moment.variant < 0.3:
             self.report.tool_variants["during the tool run"] += 1
-            await asyncio.wait_for(self.tool_started.wait(), 5)
+            await asyncio.wait_for(self.tool_started.wait(), LANE_WAIT_S)
             return
         outputs = self.count_client("conversation.item.create")
         self.tool_gate.set()
         if moment.variant < 0.6:
             self.report.tool_variants["right after the result"] += 1
-            await self.conn.wait_for_client_event("conversation.item.create", count=outputs + 1)
+            await self.conn.wait_for_client_event(
+                "conversation.item.create", count=outputs + 1, timeout_s=LANE_WAIT_S
+            )
             await asyncio.sleep(moment.where * 0.02)
             return
         self.report.tool_variants["in the answer after the tool"] += 1
         total = sum(moment.item_bytes)
-        await self.transport.wait_segment_position(segment, moment.where * total)
+        await self.transport.wait_segment_position(
+            segment, moment.where * total, timeout_s=LANE_WAIT_S
+        )
 
     async def wait_segment_over(self, segment: int) -> None:
         transport = self.transport
@@ -383,7 +405,8 @@ class Lane:
             lambda: (
                 transport.segments > segment
                 or (transport.segments == segment and not transport.speaking)
-            )
+            ),
+            timeout_s=LANE_WAIT_S,
         )
 
     def heard(self, segment: int) -> tuple[float, bool]:
@@ -402,9 +425,9 @@ class Lane:
         self.tool_gate.set()
         before = len(self.conn.server_events)
         segment = await self.begin_turn(None)
-        await self.transport.wait_segment_position(segment, 1)
+        await self.transport.wait_segment_position(segment, 1, timeout_s=LANE_WAIT_S)
         await self.wait_segment_over(segment)
-        await wait_until(lambda: self.completed_after(before))
+        await wait_until(lambda: self.completed_after(before), timeout_s=LANE_WAIT_S)
         self.report.final_answered = True
 
     def completed_after(self, index: int) -> bool:
