@@ -13,6 +13,7 @@ truncate/delete requests by id still hit the right item.
 
 from __future__ import annotations
 
+import base64
 import copy
 import math
 from collections.abc import Mapping
@@ -25,8 +26,8 @@ ItemLike = ConversationItem | Mapping[str, Any]
 """An item as a protocol model or as its wire dict."""
 
 _AUDIO_TYPES = frozenset({"input_audio", "output_audio", "audio"})
-DEFAULT_MAX_INPUT_AUDIO_CHARS = 8 * 1024 * 1024
-"""Base64 audio of untranscribed user turns kept for restores (about 2 minutes of pcm)."""
+DEFAULT_MAX_INPUT_AUDIO_BYTES = 120 * 48_000
+"""Audio of untranscribed user turns kept for restores: 120 s of 24 kHz 16-bit PCM."""
 _TEXT_TYPES = frozenset({"input_text", "output_text", "text"})
 
 
@@ -64,9 +65,11 @@ class ConversationMirror:
     # Items the client created that the server has not confirmed yet, in the order sent,
     # by the event id of their conversation.item.create (restorable form).
     _unconfirmed: dict[str, dict[str, Any]] = field(default_factory=dict, init=False, repr=False)
-    # Base64 audio of user turns without a transcript, oldest first, within a budget.
-    max_input_audio_chars: int = DEFAULT_MAX_INPUT_AUDIO_CHARS
-    _input_audio: dict[str, str] = field(default_factory=dict, init=False, repr=False)
+    # Raw audio of user turns without a transcript, oldest first, within a budget of
+    # bytes; base64 only when a restore sends it (a third larger, and rarely needed).
+    max_input_audio_bytes: int = DEFAULT_MAX_INPUT_AUDIO_BYTES
+    _input_audio: dict[str, bytes] = field(default_factory=dict, init=False, repr=False)
+    _input_audio_bytes: int = field(default=0, init=False, repr=False)
     # Ids of client items asked to go first (previous_item_id "root").
     _at_start: set[str] = field(default_factory=set, init=False, repr=False)
     # Share of each cut-off assistant item's audio the user heard (0 when deleted).
@@ -135,28 +138,39 @@ class ConversationMirror:
         data.update(type="function_call", call_id=call_id, name=name, arguments=arguments)
         self._upsert(data, None, done=True)
 
-    def on_input_audio(self, item_id: str, audio: str) -> None:
+    def on_input_audio(self, item_id: str, audio: bytes) -> None:
         """Keep the audio of a spoken user turn until its transcript is known.
 
-        A restore sends it as ``input_audio`` if no transcript arrives. The oldest audio
-        goes first when the budget (``max_input_audio_chars``) is exceeded.
+        A restore sends it as ``input_audio`` if no transcript arrives. The oldest turns'
+        audio goes first when the budget (``max_input_audio_bytes``) is exceeded.
 
         Args:
             item_id: The user item the turn became.
-            audio: Its base64 audio, in the session input format.
+            audio: Its audio, in the session input format.
         """
         entry = self._items.get(item_id)
         if entry is not None and _transcript_of(entry.item):
             return
+        self._drop_input_audio(item_id)
         self._input_audio[item_id] = audio
-        total = sum(len(a) for a in self._input_audio.values())
-        while total > self.max_input_audio_chars and self._input_audio:
-            oldest = next(iter(self._input_audio))
-            total -= len(self._input_audio.pop(oldest))
+        self._input_audio_bytes += len(audio)
+        while self._input_audio_bytes > self.max_input_audio_bytes and self._input_audio:
+            self._drop_input_audio(next(iter(self._input_audio)))
+
+    @property
+    def input_audio_bytes(self) -> int:
+        """Bytes of turn audio kept for restores now."""
+        return self._input_audio_bytes
 
     def forget_input_audio(self) -> None:
         """Drop the kept turn audio (the session input format changed)."""
         self._input_audio.clear()
+        self._input_audio_bytes = 0
+
+    def _drop_input_audio(self, item_id: str) -> None:
+        audio = self._input_audio.pop(item_id, None)
+        if audio is not None:
+            self._input_audio_bytes -= len(audio)
 
     def on_client_item(
         self, event_id: str, item: ItemLike, previous_item_id: str | None = None
@@ -191,7 +205,7 @@ class ConversationMirror:
 
     def on_item_deleted(self, item_id: str) -> None:
         """Apply ``conversation.item.deleted``."""
-        self._input_audio.pop(item_id, None)
+        self._drop_input_audio(item_id)
         if self._items.pop(item_id, None) is not None:
             self._order.remove(item_id)
 
@@ -248,7 +262,7 @@ class ConversationMirror:
         entry = self._items.get(item_id)
         part = _content_part(entry.item, content_index) if entry is not None else None
         if transcript:
-            self._input_audio.pop(item_id, None)  # the text is restored instead
+            self._drop_input_audio(item_id)  # the text is restored instead
         if part is None:
             self._early_transcripts[(item_id, content_index)] = transcript
             return
@@ -334,7 +348,7 @@ class ConversationMirror:
         self._items.clear()
         self._early_transcripts.clear()
         self._unconfirmed.clear()
-        self._input_audio.clear()
+        self.forget_input_audio()
         self._at_start.clear()
         self._heard.clear()
 
@@ -396,12 +410,13 @@ def _identity(item: Mapping[str, Any]) -> tuple[Any, ...]:
     return (kind, item.get("role"), texts, images)
 
 
-def restorable_item(item: Mapping[str, Any], audio: str | None = None) -> dict[str, Any] | None:
+def restorable_item(item: Mapping[str, Any], audio: bytes | None = None) -> dict[str, Any] | None:
     """Convert a server item into one a client may create, or None if nothing is left.
 
     Args:
         item: A final item's wire dict.
-        audio: Base64 audio of a user audio item, used when it has no transcript.
+        audio: The audio of a user audio item (session input format), sent as base64
+            when the item has no transcript.
 
     Returns:
         The client item dict, keeping the id; None for items without usable content
@@ -437,14 +452,16 @@ def restorable_item(item: Mapping[str, Any], audio: str | None = None) -> dict[s
 
 
 def _restorable_part(
-    part: Mapping[str, Any], text_type: str, allow_images: bool, audio: str | None
+    part: Mapping[str, Any], text_type: str, allow_images: bool, audio: bytes | None
 ) -> dict[str, Any] | None:
     part_type = part.get("type")
     if part_type in _AUDIO_TYPES:
         transcript = part.get("transcript")
         if transcript:
             return {"type": text_type, "text": transcript}
-        return {"type": "input_audio", "audio": audio} if audio else None
+        if not audio:
+            return None
+        return {"type": "input_audio", "audio": base64.b64encode(audio).decode("ascii")}
     if part_type in _TEXT_TYPES:
         text = part.get("text")
         return {"type": text_type, "text": text} if text else None

@@ -144,6 +144,11 @@ class ReconnectOptions:
             that is 48 KB per second of speech. 0 keeps none: the memory a session
             needs is then that of a service without restores, and a turn without a
             transcript is left out of a restore.
+        max_untranscribed_audio_secs: Most audio of finished user turns still without
+            a transcript kept for restores, all turns together (with input
+            transcription off that is every turn). Beyond it the oldest turns' audio
+            is dropped, and those turns are left out of a restore. At 24 kHz the
+            default holds at most 5.5 MiB per session.
     """
 
     max_retries: int | None = 10
@@ -156,10 +161,13 @@ class ReconnectOptions:
     rollover_grace: float = 120.0
     max_restored_items: int | None = None
     max_turn_audio_secs: float = 60.0
+    max_untranscribed_audio_secs: float = 120.0
 
     def __post_init__(self) -> None:
         if self.max_turn_audio_secs < 0:
             raise ValueError("max_turn_audio_secs must not be negative")
+        if self.max_untranscribed_audio_secs < 0:
+            raise ValueError("max_untranscribed_audio_secs must not be negative")
         if self.max_session_duration is not None and self.max_session_duration <= 0:
             raise ValueError("max_session_duration must be positive (or None)")
         if self.rollover_grace < 0:

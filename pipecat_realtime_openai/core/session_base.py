@@ -18,7 +18,6 @@ each kind of input lives in a module of its own
 
 from __future__ import annotations
 
-import base64
 import itertools
 import random
 from collections.abc import Callable, Mapping
@@ -236,6 +235,7 @@ class SessionBase:
         self._calls = FunctionCallTracker()
         self._mcp = McpTracker()
         self._conversation = ServerConversation(self._next_event_id, name)
+        self._budget_turn_audio(self._input.target)
         self._packed_seed = context_seed == "packed"
         self._tool_messages: ToolMessages = (
             tool_messages if tool_messages is not None else PlainToolMessages()
@@ -392,6 +392,7 @@ class SessionBase:
         if target != self._input.target:
             # Audio kept in the old format can no longer be restored.
             self._conversation.mirror.forget_input_audio()
+            self._budget_turn_audio(target)
             self._input.retarget(target)
             out.append(SendInputAudio())
         self._input.set_manual_turns(turn_detection_disabled(props))
@@ -444,9 +445,12 @@ class SessionBase:
 
     def _keep_turn_audio(self, item_id: str, audio: bytes | None) -> None:
         if audio:
-            # Once per turn, not per chunk: the restore needs it as base64.
-            encoded = base64.b64encode(audio).decode("ascii")
-            self._conversation.mirror.on_input_audio(item_id, encoded)
+            self._conversation.mirror.on_input_audio(item_id, audio)
+
+    def _budget_turn_audio(self, spec: AudioFormatSpec) -> None:
+        """Bound the finished turns' audio kept for restores, in the format it is kept in."""
+        secs = self._options.max_untranscribed_audio_secs
+        self._conversation.mirror.max_input_audio_bytes = int(secs * spec.bytes_per_second)
 
     def _activity(self) -> Activity:
         return Activity(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import re
 
 from pipecat.frames.frames import (
@@ -16,6 +17,7 @@ from pipecat_realtime_openai import events as realtime
 from pipecat_realtime_openai.service import OpenAIRealtimeLLMService
 from pipecat_realtime_openai.testing import Reply, ScriptedResponder, SimulatedConnection
 from tests.reliability.test_reconnect_support import (
+    FAST,
     WarningCapture,
     assert_no_fatal_error,
     assert_restored,
@@ -160,6 +162,37 @@ async def test_spoken_turns_without_transcripts_come_back_as_their_audio(simulat
     assert_restored(first, second)
     order = [i["id"] for i in second.items][: len(first.items)]
     assert order == [i["id"] for i in first.items]
+    assert_no_fatal_error(harness)
+
+
+async def test_only_the_newest_untranscribed_turns_within_the_budget_come_back(
+    simulator, harnesses
+):
+    # Two turns' audio does not fit in 1.5 s; the newer one does: the older turn has
+    # neither audio nor text left, so the restore leaves it out.
+    simulator.responder = ScriptedResponder(
+        [Reply(text="Nice to hear you."), Reply(text="And again."), Reply(text="Still here.")]
+    )
+    reconnect = dataclasses.replace(FAST, max_untranscribed_audio_secs=1.5)
+    _, harness, first, events = await started(simulator, harnesses, reconnect=reconnect)
+    await harness.send(*spoken_turn())
+    await harness.down.wait_for(LLMFullResponseEndFrame)
+    await harness.send(*spoken_turn())
+    await harness.down.wait_for(LLMFullResponseEndFrame, count=2)
+    await first.wait_for_server_event("response.done", count=2)
+    first.drop()
+    await events.wait(reconnected=1)
+    second = simulator.connections[-1]
+    await harness.send(said("Can you hear me?"))
+    await second.wait_for_server_event("response.done")
+    await harness.stop()
+
+    before, after = user_audio_items(first), user_audio_items(second)
+    older, newer = before
+    budget = 1.5 * 1000 * BYTES_PER_MS
+    assert len(before[newer]) <= budget < len(before[older]) + len(before[newer])
+    assert after == {newer: before[newer]}
+    assert older not in [item["id"] for item in second.items]
     assert_no_fatal_error(harness)
 
 

@@ -86,7 +86,7 @@ def user_audio(item_id: str, transcript: str | None) -> dict:
 def test_mirror_restores_untranscribed_turns_as_audio_and_transcribed_ones_as_text():
     mirror = ConversationMirror()
     for item_id in ("u1", "u2"):
-        mirror.on_input_audio(item_id, "QUFB")
+        mirror.on_input_audio(item_id, b"AAA")  # kept raw; base64 only in the restore
         mirror.on_item_added(user_audio(item_id, None))
         mirror.on_item_done(user_audio(item_id, None))
     mirror.on_input_transcript("u2", 0, "hello")
@@ -97,13 +97,21 @@ def test_mirror_restores_untranscribed_turns_as_audio_and_transcribed_ones_as_te
 
 
 def test_mirror_keeps_turn_audio_within_its_budget_newest_first():
-    mirror = ConversationMirror(max_input_audio_chars=10)
+    mirror = ConversationMirror(max_input_audio_bytes=7)
     for n in range(4):
-        mirror.on_input_audio(f"u{n}", "AAAA")
+        mirror.on_input_audio(f"u{n}", b"\x01\x02\x03")
         mirror.on_item_done(user_audio(f"u{n}", None))
     assert [i["id"] for i in mirror.restore_plan()] == ["u2", "u3"]
+    assert mirror.input_audio_bytes == 6
+    mirror.on_input_audio("u3", b"\x04")  # the same turn again replaces its audio
+    assert mirror.input_audio_bytes == 4
+    mirror.on_input_transcript("u2", 0, "hi")  # its text is restored instead
+    mirror.on_item_deleted("u3")
+    assert mirror.input_audio_bytes == 0
+    mirror.on_input_audio("u4", b"\x05\x06")
     mirror.forget_input_audio()
-    assert mirror.restore_plan() == []
+    assert mirror.input_audio_bytes == 0
+    assert [i["content"][0]["type"] for i in mirror.restore_plan()] == ["input_text"]
 
 
 def _stream(turns: TurnAudio, ms: int) -> None:
@@ -234,3 +242,16 @@ def test_the_session_keeps_turn_audio_as_the_reconnect_options_say():
         timeline = session._turn_audio.timeline
         timeline.on_sent(ramp(1_000))
         assert (timeline.kept_bytes > 0) is kept
+
+
+def test_the_session_budgets_untranscribed_turn_audio_in_the_input_format():
+    from pipecat_realtime_openai.core.reconnect import ReconnectOptions
+    from pipecat_realtime_openai.core.session import RealtimeSession
+
+    options = ReconnectOptions(max_untranscribed_audio_secs=2.5)
+    session = RealtimeSession({"type": "realtime"}, model="gpt-realtime", reconnect=options)
+    mirror = session._conversation.mirror
+    assert mirror.max_input_audio_bytes == 2.5 * PCM.bytes_per_second
+    g711 = {"type": "realtime", "audio": {"input": {"format": {"type": "audio/pcmu"}}}}
+    session.session_wanted(g711, "gpt-realtime")
+    assert mirror.max_input_audio_bytes == 2.5 * PCMU.bytes_per_second
