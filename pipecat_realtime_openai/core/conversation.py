@@ -138,7 +138,7 @@ class ConversationMirror:
         data.update(type="function_call", call_id=call_id, name=name, arguments=arguments)
         self._upsert(data, None, done=True)
 
-    def on_input_audio(self, item_id: str, audio: bytes) -> None:
+    def on_input_audio(self, item_id: str, audio: bytes) -> int:
         """Keep the audio of a spoken user turn until its transcript is known.
 
         A restore sends it as ``input_audio`` if no transcript arrives. The oldest turns'
@@ -147,15 +147,22 @@ class ConversationMirror:
         Args:
             item_id: The user item the turn became.
             audio: Its audio, in the session input format.
+
+        Returns:
+            How many turns lost their audio to the budget (this one included, when it
+            alone is larger).
         """
         entry = self._items.get(item_id)
         if entry is not None and _transcript_of(entry.item):
-            return
+            return 0
         self._drop_input_audio(item_id)
         self._input_audio[item_id] = audio
         self._input_audio_bytes += len(audio)
+        dropped = 0
         while self._input_audio_bytes > self.max_input_audio_bytes and self._input_audio:
             self._drop_input_audio(next(iter(self._input_audio)))
+            dropped += 1
+        return dropped
 
     @property
     def input_audio_bytes(self) -> int:

@@ -176,6 +176,7 @@ class SessionBase:
         self._today = today
         # Each retiring model is named once per service, not on every session update.
         self._retirements_told: set[str] = set()
+        self._told_turn_audio_budget = False
         self._phase = PhaseTracker(name)
         self._event_ids = itertools.count(1)
         # The configuration wanted, and what the server was told on this connection.
@@ -444,8 +445,19 @@ class SessionBase:
             out.append(ResponseEnded())
 
     def _keep_turn_audio(self, item_id: str, audio: bytes | None) -> None:
-        if audio:
-            self._conversation.mirror.on_input_audio(item_id, audio)
+        if not audio or not self._conversation.mirror.on_input_audio(item_id, audio):
+            return
+        if not self._told_turn_audio_budget:
+            # Once per session: with transcription off this is the steady state of a
+            # long call, not a fault.
+            self._told_turn_audio_budget = True
+            logger.info(
+                f"{self._name}: the audio of spoken turns without a transcript reached "
+                f"max_untranscribed_audio_secs "
+                f"({self._options.max_untranscribed_audio_secs:g} s); the oldest turns' "
+                "audio is dropped, and a restore leaves those turns out (input "
+                "transcription would restore them as text)"
+            )
 
     def _budget_turn_audio(self, spec: AudioFormatSpec) -> None:
         """Bound the finished turns' audio kept for restores, in the format it is kept in."""

@@ -98,9 +98,11 @@ def test_mirror_restores_untranscribed_turns_as_audio_and_transcribed_ones_as_te
 
 def test_mirror_keeps_turn_audio_within_its_budget_newest_first():
     mirror = ConversationMirror(max_input_audio_bytes=7)
+    dropped = []
     for n in range(4):
-        mirror.on_input_audio(f"u{n}", b"\x01\x02\x03")
+        dropped.append(mirror.on_input_audio(f"u{n}", b"\x01\x02\x03"))
         mirror.on_item_done(user_audio(f"u{n}", None))
+    assert dropped == [0, 0, 1, 1]
     assert [i["id"] for i in mirror.restore_plan()] == ["u2", "u3"]
     assert mirror.input_audio_bytes == 6
     mirror.on_input_audio("u3", b"\x04")  # the same turn again replaces its audio
