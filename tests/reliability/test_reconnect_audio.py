@@ -139,23 +139,31 @@ def user_audio_items(conn: SimulatedConnection) -> dict[str, bytes]:
     }
 
 
-async def test_spoken_turns_without_transcripts_come_back_as_their_audio(simulator, harnesses):
-    # Input transcription is off (the default): the text of a spoken turn is never known.
-    simulator.responder = ScriptedResponder(
-        [Reply(text="Nice to hear you."), Reply(text="And again."), Reply(text="Still here.")]
-    )
-    _, harness, first, events = await started(simulator, harnesses)
-    await harness.send(*spoken_turn())
-    await harness.down.wait_for(LLMFullResponseEndFrame)
-    await harness.send(*spoken_turn())
-    await harness.down.wait_for(LLMFullResponseEndFrame, count=2)
-    await first.wait_for_server_event("response.done", count=2)
+async def spoken_turns_then_a_drop(simulator, harnesses, turns: int, **kwargs):
+    """Answered spoken turns, a dropped connection, a typed turn on the new one.
+
+    Returns:
+        The harness (stopped), the first connection and the one after the drop.
+    """
+    texts = [f"Answer {n}." for n in range(turns)]
+    simulator.responder = ScriptedResponder([Reply(text=t) for t in [*texts, "Still here."]])
+    _, harness, first, events = await started(simulator, harnesses, **kwargs)
+    for turn in range(1, turns + 1):
+        await harness.send(*spoken_turn())
+        await harness.down.wait_for(LLMFullResponseEndFrame, count=turn)
+    await first.wait_for_server_event("response.done", count=turns)
     first.drop()
     await events.wait(reconnected=1)
     second = simulator.connections[-1]
     await harness.send(said("Can you hear me?"))
     await second.wait_for_server_event("response.done")
     await harness.stop()
+    return harness, first, second
+
+
+async def test_spoken_turns_without_transcripts_come_back_as_their_audio(simulator, harnesses):
+    # Input transcription is off (the default): the text of a spoken turn is never known.
+    harness, first, second = await spoken_turns_then_a_drop(simulator, harnesses, 2)
 
     before, after = user_audio_items(first), user_audio_items(second)
     assert len(before) == 2 and all(before.values())
@@ -171,26 +179,15 @@ async def test_only_the_newest_untranscribed_turns_within_the_budget_come_back(
 ):
     # Two turns' audio does not fit in 1.5 s; the newest one does: the older turns have
     # neither audio nor text left, so the restore leaves them out.
-    simulator.responder = ScriptedResponder(
-        [Reply(text=text) for text in ("One.", "Two.", "Three.", "Still here.")]
-    )
     reconnect = dataclasses.replace(FAST, max_untranscribed_audio_secs=1.5)
     told: list[str] = []
     sink = logger.add(lambda m: told.append(m.record["message"]), level="INFO")
     try:
-        _, harness, first, events = await started(simulator, harnesses, reconnect=reconnect)
-        for turn in (1, 2, 3):
-            await harness.send(*spoken_turn())
-            await harness.down.wait_for(LLMFullResponseEndFrame, count=turn)
-        await first.wait_for_server_event("response.done", count=3)
+        harness, first, second = await spoken_turns_then_a_drop(
+            simulator, harnesses, 3, reconnect=reconnect
+        )
     finally:
         logger.remove(sink)
-    first.drop()
-    await events.wait(reconnected=1)
-    second = simulator.connections[-1]
-    await harness.send(said("Can you hear me?"))
-    await second.wait_for_server_event("response.done")
-    await harness.stop()
 
     before, after = user_audio_items(first), user_audio_items(second)
     *older, newer = before
