@@ -25,6 +25,21 @@ from pathlib import Path
 
 IDLE_FUNCTIONS = ("<method 'poll' of 'select.epoll' objects>", "<method 'select' of")
 OWN_PACKAGE = "pipecat_realtime_openai"
+# Where a sample's innermost frame lives, by path prefix (first match wins): which part
+# of the busy time is this package's, the built-in service's, Pipecat's or the socket's.
+PACKAGES = (
+    ("pipecat/services/openai/realtime/", "the built-in service"),
+    (f"{OWN_PACKAGE}/", "this package"),
+    ("pipecat/", "Pipecat"),
+    ("websockets/", "websockets"),
+    ("asyncio/", "asyncio"),
+    ("pydantic", "pydantic"),
+    ("json/", "json"),
+    ("loguru/", "loguru"),
+    ("numpy/", "numpy"),
+    ("benchmarks/", "the benchmark (driver and sink)"),
+    ("bench_", "the benchmark (driver and sink)"),
+)
 _PREFIXES = (
     "site-packages/",
     str(Path(__file__).resolve().parents[1]) + "/",
@@ -73,15 +88,13 @@ def pyspy_frame_name(frame: str) -> str:
     return f"{match['function']} ({short_path(match['path'])})"
 
 
-def pyspy_times(path: Path) -> tuple[list[FunctionTime], float]:
-    """Functions of a py-spy collapsed-stack file and the busy sample count.
+def busy_stacks(path: Path) -> list[tuple[list[str], int]]:
+    """The busy samples of a py-spy collapsed-stack file: (frames, count) per stack.
 
     Only samples taken while the event loop ran a callback count: startup, module
     imports and the process's own teardown are left out.
     """
-    inclusive: Counter[str] = Counter()
-    own: Counter[str] = Counter()
-    total = 0
+    stacks = []
     for line in path.read_text().splitlines():
         if not line.strip():
             continue
@@ -91,13 +104,40 @@ def pyspy_times(path: Path) -> tuple[list[FunctionTime], float]:
             continue
         if any(f.startswith("<module>") for f in frames[1:]):
             continue
-        count = int(count_text)
+        stacks.append((frames, int(count_text)))
+    return stacks
+
+
+def pyspy_times(path: Path) -> tuple[list[FunctionTime], float]:
+    """Functions of a py-spy collapsed-stack file and the busy sample count."""
+    inclusive: Counter[str] = Counter()
+    own: Counter[str] = Counter()
+    total = 0
+    for frames, count in busy_stacks(path):
         total += count
         for name in set(frames):
             inclusive[name] += count
         own[frames[-1]] += count
     times = [FunctionTime(name, 0, own[name], inclusive[name]) for name in inclusive]
     return times, float(total)
+
+
+def package_of(frame: str) -> str:
+    """The package a py-spy frame name (``function (path)``) belongs to, or "other"."""
+    match = _PYSPY_FRAME.match(frame)
+    path = short_path(match["path"]) if match is not None else ""
+    for prefix, package in PACKAGES:
+        if path.startswith(prefix):
+            return package
+    return "other (standard library, C)"
+
+
+def package_shares(path: Path) -> Counter[str]:
+    """Busy samples of a py-spy file by the package of each sample's innermost frame."""
+    shares: Counter[str] = Counter()
+    for frames, count in busy_stacks(path):
+        shares[package_of(frames[-1])] += count
+    return shares
 
 
 def summarize(path: Path, top: int = 15) -> str:
@@ -113,6 +153,12 @@ def summarize(path: Path, top: int = 15) -> str:
         return f"### {path.name}: no busy samples\n"
     unit = f"{busy:.0f} samples" if sampled else f"{busy:.2f} s (profiled)"
     lines = [f"### {path.name}: {unit} busy", ""]
+    if sampled:
+        lines += ["By package (each sample under its innermost frame):", ""]
+        lines += ["| package | share % |", "|---|---:|"]
+        for package, count in package_shares(path).most_common():
+            lines.append(f"| {package} | {100 * count / busy:.1f} |")
+        lines.append("")
     lines += table("Top functions by self time:", top_by(times, "self", top), busy, sampled)
     own = [t for t in times if OWN_PACKAGE in t.name]
     if own:

@@ -23,6 +23,11 @@ above its floor, the table shows the floor against the built-in: what a service 
 cost nothing above the floor would be, the best ratio any service on this floor can
 reach. With both paths, it adds a call: the input path all along and the output path
 ``--reply-share`` of the time (half, as in ``bench_capacity.py``'s turns).
+
+``--only SERVICE`` runs one service's rounds alone and prints only its samples: a
+process to attach a sampling profiler to (``py-spy record -- python bench_rt.py --only
+ours --paths output``), so the profile holds that service's real-time runs and nothing
+else.
 """
 
 from __future__ import annotations
@@ -128,14 +133,14 @@ async def run_all(args: argparse.Namespace) -> dict[str, dict[str, list[float]]]
     frames = input_frames(args.seconds)
     simulator, ports = await start_simulator(20, "none")
     paths = args.paths.split(",")
-    samples = {path: {service: [] for service in PATHS[path]} for path in paths}
+    samples = {path: {service: [] for service in services(path, args.only)} for path in paths}
     try:
         control = await Control.open(ports[2])
         fast_url = f"ws://127.0.0.1:{ports[0]}/v1/realtime"
         realtime_url = f"ws://127.0.0.1:{ports[1]}/v1/realtime"
         for round_index in range(args.rounds):
             for path in paths:
-                for service in PATHS[path]:
+                for service in samples[path]:
                     print(
                         f"round {round_index + 1}/{args.rounds}: {path} {service}", file=sys.stderr
                     )
@@ -148,6 +153,20 @@ async def run_all(args: argparse.Namespace) -> dict[str, dict[str, list[float]]]
     finally:
         await stop_simulator(simulator)
     return samples
+
+
+def services(path: str, only: str | None) -> tuple[str, ...]:
+    """The services that take turns on ``path``: all of them, or ``only``."""
+    return PATHS[path] if only is None else (only,)
+
+
+def sample_lines(samples: dict[str, dict[str, list[float]]]) -> list[str]:
+    """One ``- <path> <service>: ...`` line per service (``--from-samples`` reads them)."""
+    return [
+        f"- {path} {service}: " + ", ".join(f"{v:.3f}" for v in values)
+        for path, by_service in samples.items()
+        for service, values in by_service.items()
+    ]
 
 
 def paired_rows(groups: dict[str, list[float]], title: str, base_name: str) -> list[Row]:
@@ -223,12 +242,7 @@ def table(samples: dict[str, dict[str, list[float]]], reply_share: float = 0.5) 
     if samples.keys() == set(PATHS) and len(lengths) == 1:
         rows += call_rows(samples, reply_share)
     lines = [markdown_table(rows), "", "CPU samples (s per 100 s of audio, in run order):", ""]
-    for path, by_service in samples.items():
-        lines += [
-            f"- {path} {service}: " + ", ".join(f"{v:.3f}" for v in values)
-            for service, values in by_service.items()
-        ]
-    return "\n".join(lines)
+    return "\n".join(lines + sample_lines(samples))
 
 
 def samples_from_text(text: str) -> dict[str, dict[str, list[float]]]:
@@ -259,6 +273,10 @@ def main() -> None:
         help="share of a call the bot speaks, for the call rows (0.5: bench_capacity.py's turns)",
     )
     parser.add_argument(
+        "--only",
+        help="run this service alone (for a profiler) and print its samples, no table",
+    )
+    parser.add_argument(
         "--from-samples",
         type=Path,
         help="print the table of the samples in an earlier output instead of measuring",
@@ -270,7 +288,13 @@ def main() -> None:
     for path in args.paths.split(","):
         if path not in PATHS:
             parser.error(f"unknown path {path!r}: choose from {', '.join(PATHS)}")
-    print(table(asyncio.run(run_all(args)), args.reply_share))
+        if args.only is not None and args.only not in PATHS[path]:
+            parser.error(f"no {args.only!r} on the {path} path: choose from {PATHS[path]}")
+    samples = asyncio.run(run_all(args))
+    if args.only is not None:
+        print("\n".join(sample_lines(samples)))
+        return
+    print(table(samples, args.reply_share))
 
 
 if __name__ == "__main__":

@@ -243,6 +243,22 @@ def test_pyspy_summary_counts_only_event_loop_samples(tmp_path: Path) -> None:
     handle = f"| `OpenAIRealtimeLLMService._on_server_event ({own})` | 25.0 | 100.0 |"
     assert handle in summary
     assert "| `push (pipecat/p.py)` | 75.0 | 75.0 |" in summary
+    # Which part is whose: each sample under the package of its innermost frame.
+    assert "| Pipecat | 75.0 |" in summary
+    assert "| this package | 25.0 |" in summary
+
+
+def test_pyspy_packages_tell_the_builtin_service_from_the_rest_of_pipecat() -> None:
+    from benchmarks.bench_profile import package_of
+
+    builtin = "pipecat/services/openai/realtime/llm.py"
+    assert package_of(f"_handle_evt_audio_delta (/v/site-packages/{builtin}:9)") == (
+        "the built-in service"
+    )
+    assert package_of("queue_frame (pipecat/processors/frame_processor.py:1)") == "Pipecat"
+    assert package_of("Frame.parse (websockets/frames.py:290)") == "websockets"
+    assert package_of("decode (json/decoder.py:1)") == "json"
+    assert package_of("<lambda> (enum.py:3)").startswith("other")
 
 
 def test_cprofile_summary_reports_shares_of_busy_time(tmp_path: Path) -> None:
@@ -312,6 +328,26 @@ def test_realtime_benchmark_runs_both_paths_at_a_tiny_size() -> None:
     for label in ("Input path at real-time pace", "Output path at real-time pace"):
         ours, builtin = ours_and_builtin(table, label)
         assert ours > 0 and builtin > 0
+
+
+@pytest.mark.timeout(60)
+def test_realtime_benchmark_runs_one_service_alone_for_a_profiler() -> None:
+    out = run_benchmark(
+        "bench_rt.py",
+        "--only",
+        "ours",
+        "--paths",
+        "output",
+        "--rounds",
+        "2",
+        "--seconds",
+        "0.4",
+        timeout=50,
+        header="- output ours: ",
+    )
+    assert TABLE_HEADER not in out
+    (line,) = out.strip().splitlines()
+    assert len([float(v) for v in line.split(":", 1)[1].split(",")]) == 2
 
 
 def test_realtime_table_subtracts_each_paths_floor_and_shows_the_best_ratio() -> None:
