@@ -236,7 +236,7 @@ class SessionBase:
         self._calls = FunctionCallTracker()
         self._mcp = McpTracker()
         self._conversation = ServerConversation(self._next_event_id, name)
-        self._budget_turn_audio(self._input.target)
+        self._keep_turn_audio_in(self._input.target)
         self._packed_seed = context_seed == "packed"
         self._tool_messages: ToolMessages = (
             tool_messages if tool_messages is not None else PlainToolMessages()
@@ -391,9 +391,7 @@ class SessionBase:
         props = self._effective()
         target = input_format(props)
         if target != self._input.target:
-            # Audio kept in the old format can no longer be restored.
-            self._conversation.mirror.forget_input_audio()
-            self._budget_turn_audio(target)
+            self._keep_turn_audio_in(target)
             self._input.retarget(target)
             out.append(SendInputAudio())
         self._input.set_manual_turns(turn_detection_disabled(props))
@@ -459,10 +457,14 @@ class SessionBase:
                 "transcription would restore them as text)"
             )
 
-    def _budget_turn_audio(self, spec: AudioFormatSpec) -> None:
-        """Bound the finished turns' audio kept for restores, in the format it is kept in."""
-        secs = self._options.max_untranscribed_audio_secs
-        self._conversation.mirror.max_input_audio_bytes = int(secs * spec.bytes_per_second)
+    def _keep_turn_audio_in(self, spec: AudioFormatSpec) -> None:
+        """Finished turns' audio is kept in ``spec`` from now on, within its budget."""
+        mirror = self._conversation.mirror
+        # Audio kept in another format can no longer be restored.
+        mirror.forget_input_audio()
+        mirror.max_input_audio_bytes = int(
+            self._options.max_untranscribed_audio_secs * spec.bytes_per_second
+        )
 
     def _activity(self) -> Activity:
         return Activity(

@@ -186,9 +186,12 @@ class PlayoutTransport(BaseOutputTransport):
         speaking: Between a BotStartedSpeakingFrame and the next BotStoppedSpeakingFrame.
         passed: How many frames of each type the transport passed on, either way
             (cheaper to wait on than a recorder's whole history).
+        wait_s: How long its waits wait by default before raising ``TimeoutError``.
     """
 
-    def __init__(self, sample_rate: int = 24000, chunk_10ms: int = 4) -> None:
+    def __init__(
+        self, sample_rate: int = 24000, chunk_10ms: int = 4, wait_s: float = WAIT_S
+    ) -> None:
         super().__init__(
             TransportParams(
                 audio_out_enabled=True,
@@ -199,6 +202,7 @@ class PlayoutTransport(BaseOutputTransport):
             )
         )
         self._rate = sample_rate
+        self.wait_s = wait_s
         self.played_bytes = 0
         self.segments = 0
         self.speaking = False
@@ -265,15 +269,17 @@ class PlayoutTransport(BaseOutputTransport):
             played += min(float(self._chunk_bytes), elapsed)
         return played
 
-    async def wait_passed(self, frame_type: type, count: int, timeout_s: float = WAIT_S) -> None:
+    async def wait_passed(
+        self, frame_type: type, count: int, timeout_s: float | None = None
+    ) -> None:
         """Wait until ``count`` frames of exactly ``frame_type`` have passed."""
-        async with asyncio.timeout(timeout_s):
+        async with asyncio.timeout(self.wait_s if timeout_s is None else timeout_s):
             while self.passed[frame_type] < count:
                 await self._changed.wait()
 
-    async def wait_quiet(self, timeout_s: float = WAIT_S) -> None:
+    async def wait_quiet(self, timeout_s: float | None = None) -> None:
         """Wait until the bot is not speaking."""
-        async with asyncio.timeout(timeout_s):
+        async with asyncio.timeout(self.wait_s if timeout_s is None else timeout_s):
             while self.speaking:
                 await self._changed.wait()
 
@@ -282,7 +288,7 @@ class PlayoutTransport(BaseOutputTransport):
         return self.position(now) - self._segment_base
 
     async def wait_segment_position(
-        self, segment: int, target_bytes: float, timeout_s: float = WAIT_S
+        self, segment: int, target_bytes: float, timeout_s: float | None = None
     ) -> bool:
         """Wait until speaking segment number ``segment`` has played ``target_bytes``.
 
@@ -290,7 +296,7 @@ class PlayoutTransport(BaseOutputTransport):
             True when reached; False when the segment ended (or a later one started)
             before getting there.
         """
-        async with asyncio.timeout(timeout_s):
+        async with asyncio.timeout(self.wait_s if timeout_s is None else timeout_s):
             while True:
                 changed = self._changed
                 if self.segments > segment:

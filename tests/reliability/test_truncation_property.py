@@ -241,7 +241,7 @@ class Lane:
         self.sim = sim
         service = make_service(sim, settings=self.settings())
         service.register_function("lookup", self.lookup)
-        self.transport = PlayoutTransport()
+        self.transport = PlayoutTransport(wait_s=LANE_WAIT_S)
         self.harness = Harness(service, self.transport)
         await self.harness.start()
         self.conn = await sim.wait_for_connection(timeout_s=LANE_WAIT_S)
@@ -317,9 +317,7 @@ class Lane:
             )
             return segment
         await self.harness.send(*self.frames(tone(200)))
-        await self.transport.wait_passed(
-            ProposedUserStartedSpeakingFrame, self._turns, timeout_s=LANE_WAIT_S
-        )
+        await self.transport.wait_passed(ProposedUserStartedSpeakingFrame, self._turns)
         await self.send_interruption()
         segment = self.transport.segments + 1
         await self.harness.send(*self.frames(silence(400)))
@@ -329,10 +327,8 @@ class Lane:
         """Push an ``InterruptionFrame`` and wait until the transport stopped playing."""
         self._interruptions += 1
         await self.harness.send(InterruptionFrame())
-        await self.transport.wait_passed(
-            InterruptionFrame, self._interruptions, timeout_s=LANE_WAIT_S
-        )
-        await self.transport.wait_quiet(timeout_s=LANE_WAIT_S)
+        await self.transport.wait_passed(InterruptionFrame, self._interruptions)
+        await self.transport.wait_quiet()
 
     async def interrupt_one(self, moment: Moment) -> None:
         self.report.aimed[moment.situation] += 1
@@ -361,19 +357,13 @@ class Lane:
             index = min(int(moment.pick * len(sizes)), len(sizes) - 1)
             start = sum(sizes[:index])
             inner = max(sizes[index] - 2 * near, 0)
-            await transport.wait_segment_position(
-                segment, start + near + moment.where * inner, timeout_s=LANE_WAIT_S
-            )
+            await transport.wait_segment_position(segment, start + near + moment.where * inner)
         elif situation == "between_items":
             index = min(int(moment.pick * (len(sizes) - 1)), len(sizes) - 2)
             boundary = sum(sizes[: index + 1])
-            await transport.wait_segment_position(
-                segment, boundary + (moment.where * 2 - 1) * near, timeout_s=LANE_WAIT_S
-            )
+            await transport.wait_segment_position(segment, boundary + (moment.where * 2 - 1) * near)
         elif moment.variant < 0.5:  # at_end: just before the last sample is heard
-            await transport.wait_segment_position(
-                segment, total - moment.where * near, timeout_s=LANE_WAIT_S
-            )
+            await transport.wait_segment_position(segment, total - moment.where * near)
         else:  # at_end: just after the bot stopped speaking
             await self.wait_segment_over(segment)
             await asyncio.sleep(moment.where * 0.03)
@@ -395,9 +385,7 @@ class Lane:
             return
         self.report.tool_variants["in the answer after the tool"] += 1
         total = sum(moment.item_bytes)
-        await self.transport.wait_segment_position(
-            segment, moment.where * total, timeout_s=LANE_WAIT_S
-        )
+        await self.transport.wait_segment_position(segment, moment.where * total)
 
     async def wait_segment_over(self, segment: int) -> None:
         transport = self.transport
@@ -425,7 +413,7 @@ class Lane:
         self.tool_gate.set()
         before = len(self.conn.server_events)
         segment = await self.begin_turn(None)
-        await self.transport.wait_segment_position(segment, 1, timeout_s=LANE_WAIT_S)
+        await self.transport.wait_segment_position(segment, 1)
         await self.wait_segment_over(segment)
         await wait_until(lambda: self.completed_after(before), timeout_s=LANE_WAIT_S)
         self.report.final_answered = True
